@@ -1,0 +1,8 @@
+//! The actors. Each file owns one kind of state; startup starts them in a fixed order (see
+//! `startup::Application::build`).
+
+pub mod event_hub;
+pub mod org;
+pub mod org_registry;
+pub mod outbox_relay;
+pub mod widget_socket;

@@ -1,0 +1,157 @@
+//! OrgActor: the single writer of one organization's members (and, as they land, its domains,
+//! invites and session policy).
+//!
+//! Every change to the organization goes through its actor, one message at a time, so rules that
+//! span rows (the last admin, the seat limit) are checked and written without interleaving on this
+//! node; the transaction itself keeps them right across nodes. Each change writes its outbox events
+//! in the same transaction and wakes the relay after commit. It holds no cached rows: the database
+//! is the state, the actor is the lock and the place the rules live.
+
+use super::outbox_relay::OutboxSignal;
+use crate::db::events::{self, NewEvent};
+use crate::db::{self, Db};
+use crate::domain::{EmailAddress, RoleName};
+use crate::wire::{MembershipEvent, UserJson};
+use actix::prelude::*;
+use std::time::{Duration, Instant};
+
+/// An org actor with nothing to do for this long stops; the registry starts a new one on demand.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+
+pub struct OrgActor {
+    org_id: String,
+    db: Db,
+    outbox: OutboxSignal,
+    last_used: Instant,
+}
+
+impl OrgActor {
+    pub fn new(org_id: String, db: Db, outbox: OutboxSignal) -> Self {
+        Self {
+            org_id,
+            db,
+            outbox,
+            last_used: Instant::now(),
+        }
+    }
+}
+
+impl Actor for OrgActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(IDLE_TIMEOUT / 4, |actor, ctx| {
+            if actor.last_used.elapsed() >= IDLE_TIMEOUT {
+                ctx.stop();
+            }
+        });
+    }
+}
+
+/// Why an organization refused a change.
+#[derive(Debug, thiserror::Error)]
+pub enum OrgError {
+    #[error("organization not found")]
+    NotFound,
+    #[error("role \"{0}\" does not exist")]
+    UnknownRole(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// Adds a user (found by email, or created) as an active member with `role`. Adding someone who is
+/// already an active member changes nothing and reports `created: false`.
+#[derive(Message, Debug)]
+#[rtype(result = "Result<MemberAdded, OrgError>")]
+pub struct AddMember {
+    pub email: EmailAddress,
+    pub name: String,
+    pub role: RoleName,
+}
+
+#[derive(Debug)]
+pub struct MemberAdded {
+    pub member: MembershipEvent,
+    pub created: bool,
+}
+
+impl Handler<AddMember> for OrgActor {
+    type Result = AtomicResponse<Self, Result<MemberAdded, OrgError>>;
+
+    fn handle(&mut self, msg: AddMember, _ctx: &mut Self::Context) -> Self::Result {
+        self.last_used = Instant::now();
+        let (db, outbox, org_id) = (self.db.clone(), self.outbox.clone(), self.org_id.clone());
+        AtomicResponse::new(Box::pin(
+            async move { add_member(&db, &outbox, &org_id, msg).await }.into_actor(self),
+        ))
+    }
+}
+
+async fn add_member(
+    db: &Db,
+    outbox: &OutboxSignal,
+    org_id: &str,
+    msg: AddMember,
+) -> Result<MemberAdded, OrgError> {
+    let tx = db.begin_write().await?;
+    if db::orgs::find(&tx, org_id).await?.is_none() {
+        return Err(OrgError::NotFound);
+    }
+    let role = db::roles::find_by_name(&tx, msg.role.as_str())
+        .await?
+        .ok_or_else(|| OrgError::UnknownRole(msg.role.as_str().into()))?;
+    let mut new_events = Vec::new();
+    let user = match db::users::find_by_email(&tx, &msg.email).await? {
+        Some(user) => user,
+        None => {
+            let user = db::users::create(
+                &tx,
+                db::users::NewUser {
+                    email: &msg.email,
+                    name: msg.name.trim(),
+                    email_verified: false,
+                    password_hash: None,
+                },
+            )
+            .await?;
+            new_events.push(NewEvent {
+                event_type: "user.created",
+                organization_id: Some(org_id.into()),
+                user_id: Some(user.id.clone()),
+                data: serde_json::json!({ "user": UserJson::from(&user) }),
+            });
+            user
+        }
+    };
+    if let Some(existing) = db::members::find(&tx, org_id, &user.id).await?
+        && existing.status == db::members::ACTIVE
+    {
+        let row = db::members::row(&tx, &existing.id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("membership {} vanished", existing.id))?;
+        tx.rollback().await.map_err(anyhow::Error::from)?;
+        return Ok(MemberAdded {
+            member: MembershipEvent::from(&row),
+            created: false,
+        });
+    }
+    let membership =
+        db::members::upsert(&tx, org_id, &user.id, &role.id, db::members::ACTIVE).await?;
+    let row = db::members::row(&tx, &membership.id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("membership {} vanished", membership.id))?;
+    let member = MembershipEvent::from(&row);
+    new_events.push(NewEvent {
+        event_type: "user.organization_membership_created",
+        organization_id: Some(org_id.into()),
+        user_id: Some(user.id.clone()),
+        data: serde_json::to_value(&member).map_err(anyhow::Error::from)?,
+    });
+    let published = events::append(&tx, new_events).await?;
+    tx.commit().await.map_err(anyhow::Error::from)?;
+    outbox.committed_events(&published);
+    Ok(MemberAdded {
+        member,
+        created: true,
+    })
+}

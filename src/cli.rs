@@ -1,0 +1,142 @@
+//! The `portal` command line.
+
+use crate::config::{Overrides, Settings};
+use crate::db::{self, Db};
+use crate::startup::{self, Application};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "portal",
+    version,
+    about = "Self-hosted identity portal: hosted login, OIDC and live admin widgets"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Manage the database schema.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// TOML settings file.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+    /// Directory for the embedded database and local state [default: ./portal-data].
+    #[arg(long, value_name = "DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Seed demo organizations and serve the demo integrator app at /demo/.
+    #[arg(long)]
+    pub demo: bool,
+    /// Address to listen on [default: 127.0.0.1:8080]; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum MigrateAction {
+    /// Apply all pending migrations.
+    Up,
+    /// Roll back every migration (drops Portal's tables).
+    Down,
+    /// List migrations and whether each is applied.
+    Status,
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => {
+            let settings = Settings::load(&Overrides {
+                config_file: args.common.config,
+                listen: args.listen,
+                data_dir: args.common.data_dir,
+                demo: args.demo,
+            })?;
+            crate::telemetry::init(&settings.log);
+            actix_web::rt::System::new().block_on(serve(settings))
+        }
+        Command::Migrate { action, common } => {
+            let settings = Settings::load(&Overrides {
+                config_file: common.config,
+                data_dir: common.data_dir,
+                ..Overrides::default()
+            })?;
+            crate::telemetry::init(&settings.log);
+            actix_web::rt::System::new().block_on(migrate(settings, action))
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    startup::install_crypto_provider();
+    let app = Application::build(settings).await?;
+    println!("Portal is running at {}", app.public_url());
+    if let Some(demo) = app.demo_credentials() {
+        let base = app.public_url().as_str().trim_end_matches('/');
+        println!();
+        println!("  Demo app:      {base}/demo/");
+        println!("  Widgets:       {base}/ui/");
+        println!("  Sign in as:    admin@acme.test, member@acme.test or admin@globex.test");
+        println!("  Password:      {}", demo.password);
+        println!(
+            "  Client:        {} / {}",
+            crate::demo::CLIENT_ID,
+            demo.client_secret
+        );
+        println!();
+    }
+    let handle = app.server_handle();
+    actix_web::rt::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+        handle.stop(true).await;
+    });
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+async fn migrate(settings: Settings, action: MigrateAction) -> anyhow::Result<()> {
+    use migration::MigratorTrait;
+    let url = settings.effective_database_url();
+    let db = Db::connect(&url).await?;
+    match action {
+        MigrateAction::Up => {
+            migration::Migrator::up(db.conn(), None).await?;
+            println!("migrations applied to {}", db::redact(&url));
+        }
+        MigrateAction::Down => {
+            migration::Migrator::down(db.conn(), None).await?;
+            println!("migrations rolled back on {}", db::redact(&url));
+        }
+        MigrateAction::Status => {
+            for m in migration::Migrator::get_migration_with_status(db.conn()).await? {
+                println!(
+                    "{:<8} {}",
+                    format!("{:?}", m.status()).to_lowercase(),
+                    m.name()
+                );
+            }
+        }
+    }
+    db.close().await;
+    Ok(())
+}

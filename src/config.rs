@@ -1,0 +1,244 @@
+//! One typed settings tree. Sources, lowest to highest priority: built-in defaults, the TOML file given
+//! with `--config`, `PORTAL_*` environment variables, command-line flags.
+//!
+//! | key (TOML)        | environment                                  | default                      |
+//! |-------------------|----------------------------------------------|------------------------------|
+//! | `listen`          | `PORTAL_LISTEN`                              | `127.0.0.1:8080`             |
+//! | `data_dir`        | `PORTAL_DATA_DIR`                            | `./portal-data`              |
+//! | `database_url`    | `PORTAL_DATABASE_URL`, else `DATABASE_URL`   | SQLite at `<data_dir>/portal.db` |
+//! | `public_url`      | `PORTAL_PUBLIC_URL`                          | `http://<bound address>`     |
+//! | `demo`            | `PORTAL_DEMO` (`--demo`)                     | off                          |
+//! | `demo_password`   | `PORTAL_DEMO_PASSWORD`                       | generated, printed at start  |
+//! | `demo_client_secret` | `PORTAL_DEMO_CLIENT_SECRET`               | generated, printed at start  |
+//! | `log`             | `PORTAL_LOG`                                 | `info,sqlx=warn`             |
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use url::Url;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Address to bind; port 0 picks a free port (the log says which).
+    pub listen: String,
+    /// Where the embedded database, generated mail and other local state live.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`. Unset: SQLite in the data dir.
+    pub database_url: Option<String>,
+    /// The URL browsers and integrators use to reach Portal; the OIDC issuer. Unset: the bound address.
+    pub public_url: Option<String>,
+    /// Seed the demo organizations and serve the demo integrator app at `/demo/`.
+    pub demo: bool,
+    pub demo_password: Option<String>,
+    pub demo_client_secret: Option<String>,
+    /// Log filter in `tracing` syntax.
+    pub log: String,
+    /// HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./portal-data"),
+            database_url: None,
+            public_url: None,
+            demo: false,
+            demo_password: None,
+            demo_client_secret: None,
+            log: "info,sqlx=warn".into(),
+            workers: 0,
+        }
+    }
+}
+
+/// Values given on the command line; `None` leaves the lower layers alone.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub demo: bool,
+}
+
+impl Settings {
+    /// Builds the settings from every source, in priority order.
+    pub fn load(overrides: &Overrides) -> anyhow::Result<Self> {
+        let mut settings = match &overrides.config_file {
+            Some(path) => Self::from_file(path)?,
+            None => Self::default(),
+        };
+        settings.apply_env(|name| std::env::var(name).ok());
+        if let Some(listen) = &overrides.listen {
+            settings.listen = listen.clone();
+        }
+        if let Some(dir) = &overrides.data_dir {
+            settings.data_dir = dir.clone();
+        }
+        settings.demo |= overrides.demo;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn from_file(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("failed to read config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+    }
+
+    /// Applies `PORTAL_*` variables; `lookup` is the environment (a parameter so tests need not touch it).
+    pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) {
+        let set = |name: &str| lookup(name).filter(|v| !v.is_empty());
+        if let Some(v) = set("PORTAL_LISTEN") {
+            self.listen = v;
+        }
+        if let Some(v) = set("PORTAL_DATA_DIR") {
+            self.data_dir = v.into();
+        }
+        if let Some(v) = set("PORTAL_DATABASE_URL").or_else(|| set("DATABASE_URL")) {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = set("PORTAL_PUBLIC_URL") {
+            self.public_url = Some(v);
+        }
+        if let Some(v) = set("PORTAL_DEMO") {
+            self.demo = matches!(v.as_str(), "1" | "true" | "yes" | "on");
+        }
+        if let Some(v) = set("PORTAL_DEMO_PASSWORD") {
+            self.demo_password = Some(v);
+        }
+        if let Some(v) = set("PORTAL_DEMO_CLIENT_SECRET") {
+            self.demo_client_secret = Some(v);
+        }
+        if let Some(v) = set("PORTAL_LOG") {
+            self.log = v;
+        }
+        if let Some(v) = set("PORTAL_WORKERS").and_then(|v| v.parse().ok()) {
+            self.workers = v;
+        }
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.listen_addr()?;
+        if let Some(url) = &self.public_url {
+            let parsed = Url::parse(url)
+                .with_context(|| format!("PORTAL_PUBLIC_URL {url:?} is not a URL"))?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+                bail!("PORTAL_PUBLIC_URL must be an http(s) URL with a host, got {url:?}");
+            }
+        }
+        if let Some(pw) = &self.demo_password
+            && pw.chars().count() < 12
+        {
+            bail!("PORTAL_DEMO_PASSWORD must be at least 12 characters");
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> anyhow::Result<SocketAddr> {
+        self.listen
+            .parse()
+            .with_context(|| format!("listen address {:?} is not host:port", self.listen))
+    }
+
+    /// The database URL in effect: the configured one, or the embedded SQLite file.
+    pub fn effective_database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("portal.db").display()
+            ),
+        }
+    }
+
+    /// The public base URL (no trailing slash), falling back to the address actually bound.
+    pub fn public_base(&self, bound: SocketAddr) -> Url {
+        let raw = match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => {
+                let host = if bound.ip().is_unspecified() {
+                    "127.0.0.1".to_string()
+                } else if bound.is_ipv6() {
+                    format!("[{}]", bound.ip())
+                } else {
+                    bound.ip().to_string()
+                };
+                format!("http://{host}:{}", bound.port())
+            }
+        };
+        // Validated in `validate`; the fallback is built from a socket address.
+        Url::parse(&raw).unwrap_or_else(|_| unreachable!("public URL {raw} was validated"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_need_no_configuration() {
+        let s = Settings::default();
+        assert_eq!(s.listen, "127.0.0.1:8080");
+        assert!(
+            s.effective_database_url()
+                .starts_with("sqlite://./portal-data/portal.db")
+        );
+        s.validate().unwrap();
+    }
+
+    #[test]
+    fn portal_database_url_wins_over_database_url() {
+        let mut s = Settings::default();
+        s.apply_env(env(&[
+            ("DATABASE_URL", "postgres://a/b"),
+            ("PORTAL_DATABASE_URL", "postgres://c/d"),
+        ]));
+        assert_eq!(s.database_url.as_deref(), Some("postgres://c/d"));
+        let mut s = Settings::default();
+        s.apply_env(env(&[("DATABASE_URL", "postgres://a/b")]));
+        assert_eq!(s.database_url.as_deref(), Some("postgres://a/b"));
+    }
+
+    #[test]
+    fn public_url_falls_back_to_bound_port() {
+        let s = Settings::default();
+        let url = s.public_base("127.0.0.1:41234".parse().unwrap());
+        assert_eq!(url.as_str(), "http://127.0.0.1:41234/");
+        let url = s.public_base("0.0.0.0:80".parse().unwrap());
+        assert_eq!(url.host_str(), Some("127.0.0.1"));
+    }
+
+    #[test]
+    fn file_rejects_unknown_keys() {
+        assert!(toml::from_str::<Settings>("listen = \"127.0.0.1:1\"\nlisten_port = 3").is_err());
+        let s: Settings = toml::from_str("listen = \"127.0.0.1:9\"\ndemo = true").unwrap();
+        assert!(s.demo);
+    }
+
+    #[test]
+    fn bad_values_are_reported() {
+        let s = Settings {
+            listen: "nope".into(),
+            ..Settings::default()
+        };
+        assert!(s.validate().is_err());
+        let s = Settings {
+            public_url: Some("ftp://x".into()),
+            ..Settings::default()
+        };
+        assert!(s.validate().is_err());
+    }
+}

@@ -1,0 +1,20 @@
+//! sea-orm entities, one file a table. Only the db layer touches these; wire types are built from them.
+
+pub mod auth_code;
+pub mod auth_request;
+pub mod client;
+pub mod environment;
+pub mod event;
+pub mod event_counter;
+pub mod membership;
+pub mod organization;
+pub mod organization_feature;
+pub mod permission;
+pub mod refresh_token;
+pub mod role;
+pub mod role_permission;
+pub mod secret;
+pub mod session;
+pub mod session_client;
+pub mod signing_key;
+pub mod user;

@@ -1,0 +1,184 @@
+//! The events outbox.
+//!
+//! Every state change appends its events in the same transaction as the change. The sequence number is
+//! taken by bumping the environment's row in `event_counters` as the **last statement before commit**:
+//! that row stays locked until the transaction ends, so a writer holding seq N commits before any writer
+//! can take N+1. Sequence order is therefore commit order, and a reader that has seen N can never later
+//! find an event below N appear (the classic outbox gap). Rolled-back writers roll their bump back too,
+//! so the sequence has no holes. On SQLite writers are serialized by the database lock anyway.
+//!
+//! On PostgreSQL the same transaction issues `pg_notify('portal_events', <last seq>)`, delivered only
+//! on commit, as a wake-up for other nodes; the outbox stays the truth.
+
+use super::entities::{event, event_counter};
+use super::environment::DEFAULT_ENVIRONMENT;
+use super::{Conn, now_ms};
+use crate::domain::ids;
+use anyhow::{Context, bail};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Statement,
+};
+use serde::Serialize;
+
+/// The PostgreSQL channel that carries wake-ups.
+pub const NOTIFY_CHANNEL: &str = "portal_events";
+
+/// An event about to be written.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub event_type: &'static str,
+    pub organization_id: Option<String>,
+    pub user_id: Option<String>,
+    pub data: serde_json::Value,
+}
+
+/// A committed event, as published to sockets, the event stream and webhooks.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Event {
+    pub id: String,
+    pub seq: i64,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub organization_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    pub occurred_at: String,
+    pub data: serde_json::Value,
+}
+
+impl Event {
+    fn from_model(m: event::Model) -> anyhow::Result<Self> {
+        Ok(Self {
+            data: serde_json::from_str(&m.payload)
+                .with_context(|| format!("event {} has a malformed payload", m.id))?,
+            occurred_at: rfc3339(m.created_at),
+            id: m.id,
+            seq: m.seq,
+            event_type: m.event_type,
+            organization_id: m.organization_id,
+            user_id: m.user_id,
+        })
+    }
+}
+
+pub fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Appends `events` with consecutive sequence numbers. Call it as the last step of the transaction
+/// (see the module docs), then commit.
+pub async fn append(tx: &impl Conn, events: Vec<NewEvent>) -> anyhow::Result<Vec<Event>> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let count = events.len() as i64;
+    let bumped = event_counter::Entity::update_many()
+        .col_expr(
+            event_counter::Column::LastSeq,
+            Expr::col(event_counter::Column::LastSeq).add(count),
+        )
+        .filter(event_counter::Column::EnvironmentId.eq(DEFAULT_ENVIRONMENT))
+        .exec_with_returning(tx)
+        .await
+        .context("failed to take event sequence numbers")?;
+    let Some(counter) = bumped.into_iter().next() else {
+        bail!("the event counter row is missing");
+    };
+    let first = counter.last_seq - count + 1;
+    let now = now_ms();
+    let mut rows = Vec::with_capacity(events.len());
+    let mut published = Vec::with_capacity(events.len());
+    for (i, new) in events.into_iter().enumerate() {
+        let id = ids::new_id(ids::EVENT);
+        let seq = first + i as i64;
+        rows.push(event::ActiveModel {
+            id: Set(id.clone()),
+            environment_id: Set(DEFAULT_ENVIRONMENT.into()),
+            seq: Set(seq),
+            event_type: Set(new.event_type.into()),
+            organization_id: Set(new.organization_id.clone()),
+            user_id: Set(new.user_id.clone()),
+            payload: Set(new.data.to_string()),
+            created_at: Set(now),
+        });
+        published.push(Event {
+            id,
+            seq,
+            event_type: new.event_type.into(),
+            organization_id: new.organization_id,
+            user_id: new.user_id,
+            occurred_at: rfc3339(now),
+            data: new.data,
+        });
+    }
+    event::Entity::insert_many(rows)
+        .exec_without_returning(tx)
+        .await
+        .context("failed to write events")?;
+    if tx.get_database_backend() == DbBackend::Postgres {
+        tx.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_notify($1, $2)",
+            [NOTIFY_CHANNEL.into(), counter.last_seq.to_string().into()],
+        ))
+        .await
+        .context("failed to notify other nodes")?;
+    }
+    Ok(published)
+}
+
+/// Events with `seq > after`, in order, at most `limit`.
+pub async fn after(db: &impl Conn, after: i64, limit: u64) -> anyhow::Result<Vec<Event>> {
+    event::Entity::find()
+        .filter(event::Column::EnvironmentId.eq(DEFAULT_ENVIRONMENT))
+        .filter(event::Column::Seq.gt(after))
+        .order_by_asc(event::Column::Seq)
+        .limit(limit)
+        .all(db)
+        .await
+        .context("failed to read events")?
+        .into_iter()
+        .map(Event::from_model)
+        .collect()
+}
+
+/// The highest committed sequence number.
+pub async fn last_seq(db: &impl Conn) -> anyhow::Result<i64> {
+    let counter = event_counter::Entity::find_by_id(DEFAULT_ENVIRONMENT)
+        .one(db)
+        .await
+        .context("failed to read the event counter")?;
+    Ok(counter.map(|c| c.last_seq).unwrap_or(0))
+}
+
+/// Events with `seq > after` about one organization or one user, in order, at most `limit`: what a
+/// widget socket of that user in that organization may need to catch up on.
+pub async fn after_for_scope(
+    db: &impl Conn,
+    after: i64,
+    org_id: &str,
+    user_id: &str,
+    limit: u64,
+) -> anyhow::Result<Vec<Event>> {
+    use sea_orm::Condition;
+    event::Entity::find()
+        .filter(event::Column::EnvironmentId.eq(DEFAULT_ENVIRONMENT))
+        .filter(event::Column::Seq.gt(after))
+        .filter(
+            Condition::any()
+                .add(event::Column::OrganizationId.eq(org_id))
+                .add(event::Column::UserId.eq(user_id)),
+        )
+        .order_by_asc(event::Column::Seq)
+        .limit(limit)
+        .all(db)
+        .await
+        .context("failed to read events")?
+        .into_iter()
+        .map(Event::from_model)
+        .collect()
+}

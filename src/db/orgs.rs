@@ -1,0 +1,120 @@
+//! Organizations and their feature switches.
+
+use super::entities::{organization, organization_feature};
+use super::environment::DEFAULT_ENVIRONMENT;
+use super::{Conn, now_ms};
+use crate::domain::{Feature, ids};
+use anyhow::Context;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::OnConflict,
+};
+
+pub type Organization = organization::Model;
+
+pub async fn find(db: &impl Conn, id: &str) -> anyhow::Result<Option<Organization>> {
+    organization::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .context("failed to load organization")
+}
+
+pub async fn find_by_external_id(
+    db: &impl Conn,
+    external_id: &str,
+) -> anyhow::Result<Option<Organization>> {
+    organization::Entity::find()
+        .filter(organization::Column::EnvironmentId.eq(DEFAULT_ENVIRONMENT))
+        .filter(organization::Column::ExternalId.eq(external_id))
+        .one(db)
+        .await
+        .context("failed to load organization")
+}
+
+/// Organizations in id (creation) order, after the cursor.
+pub async fn list(
+    db: &impl Conn,
+    after: Option<&str>,
+    limit: u64,
+) -> anyhow::Result<Vec<Organization>> {
+    let mut query = organization::Entity::find()
+        .filter(organization::Column::EnvironmentId.eq(DEFAULT_ENVIRONMENT))
+        .order_by_asc(organization::Column::Id)
+        .limit(limit);
+    if let Some(after) = after {
+        query = query.filter(organization::Column::Id.gt(after));
+    }
+    query.all(db).await.context("failed to list organizations")
+}
+
+pub struct NewOrganization<'a> {
+    pub name: &'a str,
+    pub external_id: Option<&'a str>,
+}
+
+pub async fn create(db: &impl Conn, new: NewOrganization<'_>) -> anyhow::Result<Organization> {
+    let now = now_ms();
+    let row = organization::ActiveModel {
+        id: Set(ids::new_id(ids::ORG)),
+        environment_id: Set(DEFAULT_ENVIRONMENT.into()),
+        name: Set(new.name.into()),
+        external_id: Set(new.external_id.map(str::to_string)),
+        logo_url: Set(None),
+        allowed_email_domains: Set("[]".into()),
+        max_users: Set(None),
+        domain_join_policy: Set("off".into()),
+        session_absolute_minutes: Set(None),
+        session_idle_enabled: Set(None),
+        session_idle_minutes: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    organization::Entity::insert(row)
+        .exec_with_returning(db)
+        .await
+        .context("failed to create organization")
+}
+
+/// The features switched on for an organization.
+pub async fn enabled_features(db: &impl Conn, org_id: &str) -> anyhow::Result<Vec<Feature>> {
+    let rows = organization_feature::Entity::find()
+        .filter(organization_feature::Column::OrganizationId.eq(org_id))
+        .filter(organization_feature::Column::Enabled.eq(true))
+        .all(db)
+        .await
+        .context("failed to load organization features")?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| Feature::parse(&r.feature).ok())
+        .collect())
+}
+
+pub async fn set_feature(
+    db: &impl Conn,
+    org_id: &str,
+    feature: Feature,
+    enabled: bool,
+) -> anyhow::Result<()> {
+    let row = organization_feature::ActiveModel {
+        organization_id: Set(org_id.into()),
+        feature: Set(feature.as_str().into()),
+        enabled: Set(enabled),
+        updated_at: Set(now_ms()),
+    };
+    organization_feature::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([
+                organization_feature::Column::OrganizationId,
+                organization_feature::Column::Feature,
+            ])
+            .update_columns([
+                organization_feature::Column::Enabled,
+                organization_feature::Column::UpdatedAt,
+            ])
+            .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await
+        .context("failed to set organization feature")?;
+    Ok(())
+}

@@ -1,0 +1,26 @@
+//! Parsed domain types. Input is parsed into these at the boundary (forms, JSON, query strings), so the
+//! rest of Portal never sees an unvalidated email, domain, permission or redirect URI.
+
+mod domain_name;
+mod email;
+pub mod ids;
+mod permission;
+mod redirect_uri;
+mod role_name;
+
+pub use domain_name::DomainName;
+pub use email::EmailAddress;
+pub use permission::{Feature, Permission, PermissionSet};
+pub use redirect_uri::RedirectUri;
+pub use role_name::RoleName;
+
+/// Why a value was refused, in words fit to show next to the form field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ParseError(pub String);
+
+impl ParseError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}

@@ -1,0 +1,80 @@
+//! HTTP surfaces, one module each. Handlers extract, authorize, parse into domain types, make one
+//! call and render; the work happens in actors, `oauth`, `auth` and `db`.
+
+pub mod api;
+pub mod auth;
+pub mod demo;
+pub mod errors;
+pub mod health;
+pub mod live;
+pub mod oauth;
+pub mod widgets;
+
+use crate::db;
+use crate::state::AppState;
+use crate::views::Brand;
+use actix_web::{HttpResponse, web};
+use errors::{ApiError, PageError};
+
+/// Every route. The demo integrator app is mounted only with `--demo`.
+pub fn configure(cfg: &mut web::ServiceConfig, demo: bool) {
+    cfg.app_data(web::FormConfig::default().error_handler(|err, _| {
+        PageError::BadRequest(format!("The form could not be read: {err}")).into()
+    }))
+    .app_data(web::QueryConfig::default().error_handler(|err, _| {
+        PageError::BadRequest(format!("The address has a malformed query: {err}")).into()
+    }))
+    .app_data(
+        web::JsonConfig::default()
+            .limit(256 * 1024)
+            .error_handler(|err, _| {
+                ApiError::invalid(format!("The request body is not valid JSON: {err}")).into()
+            }),
+    )
+    .app_data(web::PathConfig::default().error_handler(|_, _| PageError::NotFound.into()))
+    .configure(health::configure)
+    .configure(oauth::configure)
+    .configure(auth::configure)
+    .configure(widgets::configure)
+    .configure(live::configure)
+    .configure(api::configure);
+    if demo {
+        cfg.configure(demo::configure);
+    }
+}
+
+/// The environment's branding, for page headers.
+pub async fn brand(state: &AppState) -> Result<Brand, PageError> {
+    let env = db::environment::get(state.db.conn()).await?;
+    Ok(Brand {
+        name: env.name,
+        logo_url: env.logo_url,
+        favicon_url: env.favicon_url,
+        version: env.updated_at,
+    })
+}
+
+/// An HTML page that must not be cached (it carries a CSRF token or personal data).
+pub fn html(markup: maud::Markup) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(markup.into_string())
+}
+
+/// A 303 redirect, the right answer to a form POST.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header(("Location", location))
+        .insert_header(("Cache-Control", "no-store"))
+        .finish()
+}
+
+/// The answer for any path no route claims.
+pub async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, actix_web::Error> {
+    if req.path().starts_with("/api/") {
+        Err(ApiError::NotFound("resource").into())
+    } else {
+        Err(PageError::NotFound.into())
+    }
+}

@@ -1,0 +1,167 @@
+//! Building and running the server: connect, migrate, seed, load keys, bind, start the actors, serve.
+
+use crate::actors::event_hub::EventHub;
+use crate::actors::org_registry::OrgRegistry;
+use crate::actors::outbox_relay::{OutboxRelay, OutboxSignal};
+use crate::config::Settings;
+use crate::crypto::{self, HmacKey};
+use crate::db::{self, Db};
+use crate::demo::{self, DemoCredentials};
+use crate::handlers::{self, demo::DemoApp};
+use crate::keys::KeyStore;
+use crate::state::AppState;
+use actix::Actor;
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, middleware, web};
+use anyhow::Context;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use std::net::TcpListener;
+use std::sync::Arc;
+use url::Url;
+
+pub struct Application {
+    port: u16,
+    public_url: Url,
+    server: Server,
+    state: AppState,
+    demo: Option<DemoCredentials>,
+}
+
+/// Security headers on every response. Styles and scripts come only from Portal itself; images may
+/// come from https (logos are URLs the integrator configures).
+const CSP: &str = "default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'self'; \
+connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+impl Application {
+    /// Everything up to a bound, ready server. Steps are ordered: the schema before any query, the
+    /// built-in roles before the demo seed, keys before the first request, the relay after the hub it
+    /// feeds.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let settings = Arc::new(settings);
+        let url = settings.effective_database_url();
+        let db = Db::connect(&url).await?;
+        tracing::info!(database = %db::redact(&url), "connected to the database");
+
+        db.migrate_up().await?;
+        tracing::info!("database schema is up to date");
+
+        db::environment::ensure_default(db.conn()).await?;
+        db::roles::seed_builtin(db.conn()).await?;
+
+        let cookie_key = db::secrets::get_or_create(db.conn(), "cookie_key", || {
+            STANDARD.encode(crypto::random_bytes(64))
+        })
+        .await?;
+        let cookie_key = HmacKey::new(
+            &STANDARD
+                .decode(cookie_key)
+                .context("stored cookie key is not base64")?,
+        );
+        let keys = KeyStore::load(&db).await?;
+        tracing::info!(kid = keys.active().kid(), "token signing key loaded");
+
+        let addr = settings.listen_addr()?;
+        let listener =
+            TcpListener::bind(addr).with_context(|| format!("failed to listen on {addr}"))?;
+        let bound = listener.local_addr()?;
+        let public_url = settings.public_base(bound);
+        tracing::info!(address = %bound, public_url = %public_url, "listening");
+
+        let demo = if settings.demo {
+            let credentials = demo::seed(&db, &settings, &public_url).await?;
+            tracing::info!("demo data is in place");
+            Some(credentials)
+        } else {
+            None
+        };
+
+        let hub = EventHub::new().start();
+        let last_seq = db::events::last_seq(db.conn()).await?;
+        let relay = OutboxRelay::new(db.clone(), hub.clone(), last_seq).start();
+        let outbox = OutboxSignal::new(relay.recipient());
+        let orgs = OrgRegistry::new(db.clone(), outbox.clone()).start();
+        tracing::info!(from_seq = last_seq, "event hub and outbox relay started");
+
+        let state = AppState {
+            db: db.clone(),
+            settings: settings.clone(),
+            public_url: public_url.clone(),
+            keys,
+            cookie_key,
+            hub,
+            orgs,
+            outbox,
+        };
+        let demo_app = demo.as_ref().map(|c| {
+            web::Data::new(DemoApp {
+                client_secret: c.client_secret.clone(),
+                http: reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .unwrap_or_default(),
+            })
+        });
+        let data = web::Data::new(state.clone());
+        let with_demo = demo.is_some();
+        let mut server = HttpServer::new(move || {
+            let mut app = App::new()
+                .app_data(data.clone())
+                .wrap(
+                    middleware::DefaultHeaders::new()
+                        .add(("X-Content-Type-Options", "nosniff"))
+                        .add(("Referrer-Policy", "same-origin"))
+                        .add(("X-Frame-Options", "DENY"))
+                        .add(("Content-Security-Policy", CSP)),
+                )
+                .wrap(middleware::Compress::default())
+                .configure(|cfg| handlers::configure(cfg, with_demo))
+                .default_service(web::to(handlers::not_found));
+            if let Some(demo_app) = &demo_app {
+                app = app.app_data(demo_app.clone());
+            }
+            app
+        })
+        .listen(listener)?;
+        if settings.workers > 0 {
+            server = server.workers(settings.workers);
+        }
+        let server = server.disable_signals().run();
+        Ok(Self {
+            port: bound.port(),
+            public_url,
+            server,
+            state,
+            demo,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn public_url(&self) -> &Url {
+        &self.public_url
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn demo_credentials(&self) -> Option<&DemoCredentials> {
+        self.demo.as_ref()
+    }
+
+    pub fn server_handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Installs the process-wide TLS crypto provider (ring) once, for outgoing HTTPS.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

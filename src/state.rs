@@ -1,0 +1,44 @@
+//! What every handler can reach: the database, keys, the actors, and settings resolved at start-up.
+
+use crate::actors::event_hub::EventHub;
+use crate::actors::org_registry::OrgRegistry;
+use crate::actors::outbox_relay::OutboxSignal;
+use crate::config::Settings;
+use crate::crypto::HmacKey;
+use crate::db::Db;
+use crate::keys::KeyStore;
+use actix::Addr;
+use std::sync::Arc;
+use url::Url;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub settings: Arc<Settings>,
+    /// The public base URL; also the OIDC issuer.
+    pub public_url: Url,
+    pub keys: KeyStore,
+    /// Signs CSRF tokens and other values Portal hands to browsers.
+    pub cookie_key: HmacKey,
+    pub hub: Addr<EventHub>,
+    pub orgs: Addr<OrgRegistry>,
+    /// Wakes the outbox relay after a local commit.
+    pub outbox: OutboxSignal,
+}
+
+impl AppState {
+    /// `public_url` joined with an absolute path such as `/oauth/token`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.issuer(), path)
+    }
+
+    /// The issuer identifier: the public URL without a trailing slash.
+    pub fn issuer(&self) -> &str {
+        self.public_url.as_str().trim_end_matches('/')
+    }
+
+    /// Cookies carry `Secure` when Portal is served over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+}

@@ -1,0 +1,20 @@
+//! maud views: pure functions from plain data to `Markup`. They never query or read settings.
+
+pub mod auth;
+pub mod demo;
+pub mod errors;
+pub mod layout;
+pub mod widgets;
+
+pub use layout::Brand;
+
+/// The stylesheet and page script, compiled in so the binary serves them with no files around it.
+pub const PORTAL_CSS: &str = include_str!("static/portal.css");
+pub const LIVE_JS: &str = include_str!("static/live.js");
+
+/// `12 Mar 2026` for a millisecond timestamp.
+pub fn date(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|d| d.format("%-d %b %Y").to_string())
+        .unwrap_or_default()
+}

@@ -1,0 +1,450 @@
+//! The test harness: every test spawns the real server on port 0 with a fresh database (a SQLite file
+//! in a temporary directory, or a new PostgreSQL database when `PORTAL_TEST_DATABASE_URL` is set), and
+//! talks to it over HTTP and WebSocket like a browser or an integrator would.
+
+use futures_util::{SinkExt, StreamExt};
+use portal::config::Settings;
+use portal::startup::Application;
+use reqwest::header::LOCATION;
+use reqwest::redirect::Policy;
+use serde_json::Value;
+use std::sync::{Arc, Once};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+pub const PASSWORD: &str = "correct-horse-battery-staple";
+pub const CLIENT_SECRET: &str = "demo-client-secret-for-tests-0123456789";
+/// How long a test waits for something that should happen at once.
+pub const DEADLINE: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates `sqlite` and `postgres` tests for an `async fn(Backend)` scenario.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[actix_web::test]
+                async fn sqlite() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+                #[actix_web::test]
+                async fn postgres() {
+                    super::$name($crate::helpers::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}
+
+fn init_once() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        portal::startup::install_crypto_provider();
+        if std::env::var("TEST_LOG").is_ok() {
+            portal::telemetry::init("info,portal=debug");
+        }
+    });
+}
+
+/// The PostgreSQL server for tests, or `None` (with the reason printed) when none is configured.
+/// In CI a missing server is a failure, not a skip.
+pub fn postgres_base_url() -> Option<String> {
+    match std::env::var("PORTAL_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!(
+                "CI=true but PORTAL_TEST_DATABASE_URL is not set: PostgreSQL tests must run in CI"
+            )
+        }
+        _ => {
+            // Written past the test harness's output capture, so the skip is visible.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "skipping a PostgreSQL test: PORTAL_TEST_DATABASE_URL is not set"
+            );
+            None
+        }
+    }
+}
+
+/// A fresh, empty database for one test.
+pub struct TestDatabase {
+    pub url: String,
+    postgres: Option<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestDatabase {
+    pub async fn create(backend: Backend) -> Option<Self> {
+        init_once();
+        let dir = tempfile::tempdir().expect("temporary directory");
+        match backend {
+            Backend::Sqlite => Some(Self {
+                url: format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("portal.db").display()
+                ),
+                postgres: None,
+                _dir: dir,
+            }),
+            Backend::Postgres => {
+                let base = postgres_base_url()?;
+                let name = format!("portal_test_{}", uuid::Uuid::new_v4().simple());
+                let admin = sea_orm::Database::connect(&base)
+                    .await
+                    .expect("connect to PostgreSQL");
+                use sea_orm::ConnectionTrait;
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create test database");
+                let _ = admin.close().await;
+                let mut url = url::Url::parse(&base).expect("PORTAL_TEST_DATABASE_URL is a URL");
+                url.set_path(&format!("/{name}"));
+                Some(Self {
+                    url: url.to_string(),
+                    postgres: Some((base, name)),
+                    _dir: dir,
+                })
+            }
+        }
+    }
+
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self._dir.path().to_path_buf()
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        // Best effort: drop the per-test PostgreSQL database from a thread with its own runtime.
+        if let Some((base, name)) = self.postgres.take() {
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                if let Ok(rt) = rt {
+                    rt.block_on(async {
+                        if let Ok(admin) = sea_orm::Database::connect(&base).await {
+                            use sea_orm::ConnectionTrait;
+                            let _ = admin
+                                .execute_unprepared(&format!(
+                                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                                ))
+                                .await;
+                            let _ = admin.close().await;
+                        }
+                    });
+                }
+            })
+            .join();
+        }
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub app_state: portal::state::AppState,
+    pub settings: Settings,
+    _db: TestDatabase,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl TestApp {
+    /// A running server with the demo seed, or `None` when the backend is not available here.
+    pub async fn spawn(backend: Backend) -> Option<Self> {
+        let db = TestDatabase::create(backend).await?;
+        Some(Self::spawn_on(db).await)
+    }
+
+    pub async fn spawn_on(db: TestDatabase) -> Self {
+        let settings = Settings {
+            listen: "127.0.0.1:0".into(),
+            data_dir: db.data_dir(),
+            database_url: Some(db.url.clone()),
+            demo: true,
+            demo_password: Some(PASSWORD.into()),
+            demo_client_secret: Some(CLIENT_SECRET.into()),
+            workers: 1,
+            ..Settings::default()
+        };
+        let app = Application::build(settings.clone())
+            .await
+            .expect("server builds");
+        let base = app.public_url().as_str().trim_end_matches('/').to_string();
+        let app_state = app.state().clone();
+        let handle = app.server_handle();
+        actix_web::rt::spawn(app.run_until_stopped());
+        Self {
+            base,
+            app_state,
+            settings,
+            _db: db,
+            handle,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn conn(&self) -> &sea_orm::DatabaseConnection {
+        self.app_state.db.conn()
+    }
+
+    /// A plain HTTP client that does not follow redirects.
+    pub fn http(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(Policy::none())
+            .build()
+            .expect("client")
+    }
+
+    /// A browser-like client with its own cookie jar.
+    pub fn browser(&self) -> Browser {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let client = reqwest::Client::builder()
+            .redirect(Policy::none())
+            .cookie_provider(jar.clone())
+            .build()
+            .expect("client");
+        Browser {
+            client,
+            jar,
+            base: self.base.clone(),
+        }
+    }
+
+    /// A management API token from `client_credentials`.
+    pub async fn api_token(&self) -> String {
+        let res = self
+            .http()
+            .post(self.url("/oauth/token"))
+            .basic_auth("demo-app", Some(CLIENT_SECRET))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .expect("token request");
+        assert_eq!(res.status(), 200, "client_credentials grant");
+        let body: Value = res.json().await.expect("token json");
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string()
+    }
+
+    /// The id of a demo organization by name ("Acme", "Globex"), via the API.
+    pub async fn org_id(&self, name: &str) -> String {
+        let token = self.api_token().await;
+        let body: Value = self
+            .http()
+            .get(self.url("/api/v1/organizations"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("list orgs")
+            .json()
+            .await
+            .expect("orgs json");
+        body["data"]
+            .as_array()
+            .expect("data")
+            .iter()
+            .find(|o| o["name"] == name)
+            .and_then(|o| o["id"].as_str())
+            .unwrap_or_else(|| panic!("organization {name} exists"))
+            .to_string()
+    }
+
+    /// `POST /api/v1/organizations/{org}/users`.
+    pub async fn add_member(&self, org_id: &str, body: Value) -> reqwest::Response {
+        let token = self.api_token().await;
+        self.http()
+            .post(self.url(&format!("/api/v1/organizations/{org_id}/users")))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("add member")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // The stop command is sent now; its workers wind down on their own.
+        drop(self.handle.stop(false));
+    }
+}
+
+pub struct Browser {
+    pub client: reqwest::Client,
+    pub jar: Arc<reqwest::cookie::Jar>,
+    pub base: String,
+}
+
+pub fn location(res: &reqwest::Response) -> String {
+    res.headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The value of `<input name="{name}" value="…">` in a page.
+pub fn form_value(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(
+        html[start..end]
+            .replace("&amp;", "&")
+            .replace("&quot;", "\""),
+    )
+}
+
+impl Browser {
+    pub fn abs(&self, path_or_url: &str) -> String {
+        if path_or_url.starts_with("http") {
+            path_or_url.to_string()
+        } else {
+            format!("{}{path_or_url}", self.base)
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.abs(path)).send().await.expect("GET")
+    }
+
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(self.abs(path))
+            .form(form)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// Follows redirects by hand (so each hop can be inspected) until a non-redirect answer.
+    pub async fn follow(&self, mut res: reqwest::Response) -> (reqwest::Response, String) {
+        let mut url = res.url().to_string();
+        for _ in 0..10 {
+            if !res.status().is_redirection() {
+                break;
+            }
+            url = self.abs(&location(&res));
+            res = self.client.get(&url).send().await.expect("GET redirect");
+        }
+        (res, url)
+    }
+
+    /// Submits the sign-in form at `login_url` (a page from `/a/auth/login`) and returns the answer.
+    pub async fn submit_login(
+        &self,
+        login_url: &str,
+        email: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        let page = self.get(login_url).await.text().await.expect("login page");
+        let csrf = form_value(&page, "csrf").expect("csrf field");
+        let mut form = vec![
+            ("csrf", csrf),
+            ("email", email.to_string()),
+            ("password", password.to_string()),
+        ];
+        if let Some(request) = form_value(&page, "request") {
+            form.push(("request", request));
+        }
+        let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.post_form("/a/auth/login", &pairs).await
+    }
+
+    /// Signs in through the demo app, the way a person would, and returns the final page's body.
+    pub async fn sign_in_via_demo(&self, email: &str, password: &str) -> String {
+        let (login_page, login_url) = self.follow(self.get("/demo/login").await).await;
+        assert!(
+            login_url.contains("/a/auth/login?request="),
+            "landed on {login_url}"
+        );
+        drop(login_page);
+        let res = self.submit_login(&login_url, email, password).await;
+        assert_eq!(res.status(), 303, "sign-in should redirect");
+        let (page, _) = self.follow(res).await;
+        page.text().await.expect("callback page")
+    }
+
+    /// The `Cookie` header this browser would send to Portal.
+    pub fn cookie_header(&self) -> String {
+        use reqwest::cookie::CookieStore;
+        let url = url::Url::parse(&self.base).expect("base");
+        self.jar
+            .cookies(&url)
+            .and_then(|v| v.to_str().ok().map(str::to_string))
+            .unwrap_or_default()
+    }
+
+    /// Opens `/ui/live` for a widget as this browser (cookie and same-site Origin).
+    pub async fn open_socket(&self, widget: &str, after: i64) -> Socket {
+        self.open_socket_with_origin(widget, after, &self.base.clone())
+            .await
+            .expect("socket opens")
+    }
+
+    pub async fn open_socket_with_origin(
+        &self,
+        widget: &str,
+        after: i64,
+        origin: &str,
+    ) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+        let ws_url = format!(
+            "{}/ui/live?widget={widget}&after={after}",
+            self.base.replacen("http", "ws", 1)
+        );
+        let mut req = ws_url.into_client_request()?;
+        let headers = req.headers_mut();
+        headers.insert(
+            "cookie",
+            self.cookie_header().parse().expect("cookie header"),
+        );
+        headers.insert("origin", origin.parse().expect("origin header"));
+        let (stream, _) = tokio_tungstenite::connect_async(req).await?;
+        Ok(Socket { stream })
+    }
+}
+
+/// A widget socket as a test sees it.
+pub struct Socket {
+    stream: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+}
+
+impl Socket {
+    /// The next JSON frame, waiting at most [`DEADLINE`].
+    pub async fn next_frame(&mut self) -> Value {
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            let msg = tokio::time::timeout_at(deadline, self.stream.next())
+                .await
+                .expect("a frame arrives before the deadline")
+                .expect("socket stays open")
+                .expect("frame is readable");
+            if let tokio_tungstenite::tungstenite::Message::Text(text) = msg {
+                let frame: Value = serde_json::from_str(&text).expect("frame is JSON");
+                let _ = self
+                    .stream
+                    .send(tokio_tungstenite::tungstenite::Message::text(
+                        serde_json::json!({ "ack": frame["seq"] }).to_string(),
+                    ))
+                    .await;
+                return frame;
+            }
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! Portal's integration tests: one binary, each test against its own server and database.
+
+mod helpers;
+mod skeleton;
