@@ -448,3 +448,66 @@ impl Socket {
         }
     }
 }
+
+/// Skips a test that needs something this machine lacks: prints why (past the output capture) and
+/// returns `None`. Under `CI=true` a missing prerequisite fails the test instead.
+pub fn skip_or_fail<T>(reason: &str) -> Option<T> {
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("CI=true and a test prerequisite is missing: {reason}");
+    }
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "skipping: {reason}");
+    None
+}
+
+/// A Python interpreter with the third-party peers of `tests/support/requirements.txt` (SMTP sink,
+/// OIDC client, Standard Webhooks verifier, DNS server, SCIM client). `PORTAL_TEST_PYTHON` names one;
+/// otherwise a virtualenv is made once under the target directory.
+pub fn python() -> Option<std::path::PathBuf> {
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+    static PYTHON: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    let found = PYTHON.get_or_init(|| {
+        if let Ok(p) = std::env::var("PORTAL_TEST_PYTHON")
+            && !p.is_empty()
+        {
+            return Ok(PathBuf::from(p));
+        }
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let target = std::env::var("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| root.join("target"));
+        let venv = target.join("test-venv");
+        let requirements = root.join("tests/support/requirements.txt");
+        let wanted = std::fs::read_to_string(&requirements)
+            .map_err(|e| format!("read requirements: {e}"))?;
+        let stamp = venv.join("requirements.stamp");
+        let python = venv.join("bin/python");
+        if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str())
+            && python.exists()
+        {
+            return Ok(python);
+        }
+        let run = |cmd: &mut Command| -> Result<(), String> {
+            let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{cmd:?} failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ))
+            }
+        };
+        run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
+        run(Command::new(&python)
+            .args(["-m", "pip", "install", "-q", "-r"])
+            .arg(&requirements))?;
+        std::fs::write(&stamp, wanted).map_err(|e| format!("write stamp: {e}"))?;
+        Ok(python)
+    });
+    match found {
+        Ok(p) => Some(p.clone()),
+        Err(e) => skip_or_fail(&format!("no Python with the test peers ({e})")),
+    }
+}

@@ -682,3 +682,56 @@ async fn health_check_answers_once_migrations_ran(backend: Backend) {
         .await
         .expect("db up");
 }
+
+/// Verifies an ID token with PyJWT (a library we did not write) against the published JWKS.
+#[actix_web::test]
+async fn id_token_verifies_with_a_third_party_jwt_library() {
+    let Some(python) = python() else { return };
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let browser = app.browser();
+    let verifier = "p".repeat(45);
+    let code = authorize_and_sign_in(&app, &browser, "nonce-py", &verifier).await;
+    let tokens: Value = redeem(&app, &code, &verifier)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let jwks = app
+        .http()
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .expect("jwks")
+        .text()
+        .await
+        .expect("body");
+    let script = r#"
+import json, sys, jwt
+jwks, token, issuer = sys.argv[1], sys.argv[2], sys.argv[3]
+keys = {k.key_id: k for k in jwt.PyJWKSet.from_json(jwks).keys}
+kid = jwt.get_unverified_header(token)["kid"]
+claims = jwt.decode(token, keys[kid].key, algorithms=["RS256"], audience="demo-app", issuer=issuer)
+print(json.dumps(claims))
+"#;
+    let out = std::process::Command::new(python)
+        .args([
+            "-c",
+            script,
+            &jwks,
+            tokens["id_token"].as_str().expect("id_token"),
+            &app.base,
+        ])
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "PyJWT refused the token: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let claims: Value = serde_json::from_slice(&out.stdout).expect("claims JSON");
+    assert_eq!(claims["email"], "admin@acme.test");
+    assert_eq!(claims["nonce"], "nonce-py");
+    assert_eq!(claims["roles"], json!(["admin"]));
+}
