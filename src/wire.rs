@@ -53,10 +53,14 @@ impl From<&User> for UserJson {
     }
 }
 
+/// A role as a membership carries it. `permissions` travel with membership events so every node's
+/// hub can re-authorize open sockets from the event alone.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RoleRef {
     pub name: String,
     pub display_name: String,
+    #[serde(default)]
+    pub permissions: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -85,8 +89,9 @@ pub struct MembershipEvent {
     pub user: MemberUser,
 }
 
-impl From<&MemberRow> for MembershipEvent {
-    fn from(r: &MemberRow) -> Self {
+impl MembershipEvent {
+    /// The payload for a member row whose role grants `permissions`.
+    pub fn new(r: &MemberRow, permissions: crate::domain::PermissionSet) -> Self {
         Self {
             membership: MembershipJson {
                 id: r.membership_id.clone(),
@@ -95,6 +100,7 @@ impl From<&MemberRow> for MembershipEvent {
                 role: RoleRef {
                     name: r.role_name.clone(),
                     display_name: r.role_display_name.clone(),
+                    permissions: permissions.names().into_iter().map(String::from).collect(),
                 },
                 status: r.status.clone(),
                 created_at: rfc3339(r.created_at),

@@ -129,9 +129,10 @@ async fn add_member(
         let row = db::members::row(&tx, &existing.id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("membership {} vanished", existing.id))?;
+        let permissions = db::roles::permissions_of(&tx, &row.role_id).await?;
         tx.rollback().await.map_err(anyhow::Error::from)?;
         return Ok(MemberAdded {
-            member: MembershipEvent::from(&row),
+            member: MembershipEvent::new(&row, permissions),
             created: false,
         });
     }
@@ -140,7 +141,7 @@ async fn add_member(
     let row = db::members::row(&tx, &membership.id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("membership {} vanished", membership.id))?;
-    let member = MembershipEvent::from(&row);
+    let member = MembershipEvent::new(&row, db::roles::permissions_of(&tx, &role.id).await?);
     new_events.push(NewEvent {
         event_type: "user.organization_membership_created",
         organization_id: Some(org_id.into()),
