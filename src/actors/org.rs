@@ -55,18 +55,21 @@ pub enum OrgError {
     NotFound,
     #[error("role \"{0}\" does not exist")]
     UnknownRole(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
 
-/// Adds a user (found by email, or created) as an active member with `role`. Adding someone who is
-/// already an active member changes nothing and reports `created: false`.
+/// Adds a user (found by email, or created) as an active member with `role` (default `member`).
+/// Adding someone who is already an active member changes nothing and reports `created: false`, unless
+/// a different role was asked for: that is a conflict (role changes are their own operation).
 #[derive(Message, Debug)]
 #[rtype(result = "Result<MemberAdded, OrgError>")]
 pub struct AddMember {
     pub email: EmailAddress,
     pub name: String,
-    pub role: RoleName,
+    pub role: Option<RoleName>,
 }
 
 #[derive(Debug)]
@@ -97,9 +100,10 @@ async fn add_member(
     if db::orgs::find(&tx, org_id).await?.is_none() {
         return Err(OrgError::NotFound);
     }
-    let role = db::roles::find_by_name(&tx, msg.role.as_str())
+    let role_name = msg.role.as_ref().map_or(RoleName::MEMBER, RoleName::as_str);
+    let role = db::roles::find_by_name(&tx, role_name)
         .await?
-        .ok_or_else(|| OrgError::UnknownRole(msg.role.as_str().into()))?;
+        .ok_or_else(|| OrgError::UnknownRole(role_name.into()))?;
     let mut new_events = Vec::new();
     let user = match db::users::find_by_email(&tx, &msg.email).await? {
         Some(user) => user,
@@ -129,6 +133,12 @@ async fn add_member(
         let row = db::members::row(&tx, &existing.id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("membership {} vanished", existing.id))?;
+        if msg.role.is_some() && existing.role_id != role.id {
+            return Err(OrgError::Conflict(format!(
+                "{} is already a member with the role \"{}\"; change a member's role with PATCH /api/v1/organizations/{{org_id}}/users/{{user_id}}.",
+                row.email, row.role_name
+            )));
+        }
         let permissions = db::roles::permissions_of(&tx, &row.role_id).await?;
         tx.rollback().await.map_err(anyhow::Error::from)?;
         return Ok(MemberAdded {

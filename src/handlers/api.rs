@@ -55,7 +55,8 @@ struct AddUserBody {
 }
 
 /// Adds a user (created if new) to an organization as an active member. `role` defaults to `member`.
-/// Answers 201 with the membership, or 200 if the user was already an active member.
+/// Answers 201 with the membership, 200 if the user was already an active member (idempotent), or
+/// 409 if they are a member with another role than the one asked for.
 #[post("/api/v1/organizations/{org_id}/users")]
 async fn add_user(
     _client: ApiClient,
@@ -78,7 +79,11 @@ async fn add_user(
             "name must be at most 200 characters.",
         ));
     }
-    let role = RoleName::parse(body.role.as_deref().unwrap_or(RoleName::MEMBER))
+    let role = body
+        .role
+        .as_deref()
+        .map(RoleName::parse)
+        .transpose()
         .map_err(|e| ApiError::field("role", e.to_string()))?;
     let org = state
         .orgs

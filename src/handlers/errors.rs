@@ -111,6 +111,8 @@ impl From<OrgError> for ApiError {
     fn from(err: OrgError) -> Self {
         match err {
             OrgError::NotFound => ApiError::NotFound("organization"),
+            OrgError::Conflict(message) => ApiError::Conflict(message),
+            OrgError::Conflict(message) => ApiError::Conflict(message),
             OrgError::UnknownRole(role) => {
                 ApiError::field("role", format!("Role \"{role}\" does not exist."))
             }

@@ -28,7 +28,14 @@ pub fn configure(cfg: &mut web::ServiceConfig, demo: bool) {
         web::JsonConfig::default()
             .limit(256 * 1024)
             .error_handler(|err, _| {
-                ApiError::invalid(format!("The request body is not valid JSON: {err}")).into()
+                let message = match err {
+                    actix_web::error::JsonPayloadError::ContentType => {
+                        "Send the body as JSON with the header Content-Type: application/json."
+                            .into()
+                    }
+                    other => format!("The request body is not valid JSON: {other}"),
+                };
+                ApiError::invalid(message).into()
             }),
     )
     .app_data(web::PathConfig::default().error_handler(|_, _| PageError::NotFound.into()))

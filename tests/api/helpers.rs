@@ -65,9 +65,13 @@ pub fn postgres_base_url() -> Option<String> {
         _ => {
             // Written past the test harness's output capture, so the skip is visible.
             use std::io::Write;
+            let test = std::thread::current()
+                .name()
+                .unwrap_or("a test")
+                .to_string();
             let _ = writeln!(
                 std::io::stderr(),
-                "skipping a PostgreSQL test: PORTAL_TEST_DATABASE_URL is not set"
+                "skipping {test}: PORTAL_TEST_DATABASE_URL is not set (it passes without running)"
             );
             None
         }
@@ -456,7 +460,14 @@ pub fn skip_or_fail<T>(reason: &str) -> Option<T> {
         panic!("CI=true and a test prerequisite is missing: {reason}");
     }
     use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "skipping: {reason}");
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string();
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipping {test}: {reason} (it passes without running)"
+    );
     None
 }
 

@@ -600,6 +600,39 @@ async fn member_api_rejects_bad_input_with_clear_json_errors(backend: Backend) {
         .expect("post");
     assert_eq!(res.status(), 422);
 
+    // An existing member asked for with another role is a conflict, not a silent no-op.
+    let res = app
+        .add_member(
+            &acme,
+            json!({ "email": "member@acme.test", "role": "admin" }),
+        )
+        .await;
+    assert_eq!(res.status(), 409);
+    let err: Value = res.json().await.expect("json");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("already a member")
+    );
+    // Valid JSON without its content type is told what is missing.
+    let res = app
+        .http()
+        .post(app.url(&format!("/api/v1/organizations/{acme}/users")))
+        .body(r#"{"email":"x@acme.test"}"#)
+        .bearer_auth(app.api_token().await)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), 422);
+    let err: Value = res.json().await.expect("json");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Content-Type: application/json")
+    );
+
     let res = app
         .http()
         .get(app.url("/api/v1/organizations"))
