@@ -112,7 +112,6 @@ impl From<OrgError> for ApiError {
         match err {
             OrgError::NotFound => ApiError::NotFound("organization"),
             OrgError::Conflict(message) => ApiError::Conflict(message),
-            OrgError::Conflict(message) => ApiError::Conflict(message),
             OrgError::UnknownRole(role) => {
                 ApiError::field("role", format!("Role \"{role}\" does not exist."))
             }
