@@ -49,11 +49,20 @@ struct Job {
 }
 
 /// How an attempt ended.
-#[derive(Debug, Clone, Copy)]
 struct Finished {
     succeeded: bool,
     /// When the next attempt is due, if one is scheduled.
     retry_in: Option<Duration>,
+    /// The next delivery of the same endpoint and organization, already claimed (see
+    /// `store::lease_next_in_order`).
+    next: Option<Job>,
+}
+
+/// Whether finishing an attempt may claim the next delivery of its endpoint and organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chain {
+    Next,
+    Stop,
 }
 
 struct Core {
@@ -113,7 +122,11 @@ impl WebhookDispatcher {
     /// those attempts side by side, record them, and report.
     pub async fn try_run_once(&self) -> anyhow::Result<Outcome> {
         let jobs = self.core.claim(self.core.concurrency).await?;
-        let results = join_all(jobs.into_iter().map(|job| self.core.attempt(job))).await;
+        let results = join_all(
+            jobs.into_iter()
+                .map(|job| self.core.attempt(job, Chain::Stop)),
+        )
+        .await;
         let mut outcome = Outcome::default();
         for finished in results {
             outcome.attempted += 1;
@@ -149,19 +162,7 @@ impl WebhookDispatcher {
                             dispatcher.again |= jobs.len() == free;
                             dispatcher.in_flight += jobs.len();
                             for job in jobs {
-                                let core = dispatcher.core.clone();
-                                let attempt = off_actor(async move { Ok(core.attempt(job).await) });
-                                ctx.spawn(attempt.into_actor(dispatcher).map(
-                                    |finished: anyhow::Result<Finished>, dispatcher, ctx| {
-                                        dispatcher.in_flight -= 1;
-                                        if let Some(delay) = finished.ok().and_then(|f| f.retry_in)
-                                            && delay < POLL_INTERVAL
-                                        {
-                                            ctx.run_later(delay, |_, ctx| ctx.notify(DispatchNow));
-                                        }
-                                        ctx.notify(DispatchNow);
-                                    },
-                                ));
+                                dispatcher.spawn_attempt(job, ctx);
                             }
                         }
                         Err(err) => tracing::warn!(
@@ -174,6 +175,38 @@ impl WebhookDispatcher {
                     }
                 }),
         );
+    }
+}
+
+impl WebhookDispatcher {
+    /// Runs one attempt in its slot. When it hands over the next delivery of its endpoint and
+    /// organization, that one runs in the same slot; otherwise the slot is freed and the
+    /// dispatcher looks for more.
+    fn spawn_attempt(&mut self, job: Job, ctx: &mut Context<Self>) {
+        let core = self.core.clone();
+        let attempt = off_actor(async move { Ok(core.attempt(job, Chain::Next).await) });
+        ctx.spawn(attempt.into_actor(self).map(
+            |finished: anyhow::Result<Finished>, dispatcher, ctx| {
+                let next = match finished {
+                    Ok(finished) => {
+                        if let Some(delay) = finished.retry_in
+                            && delay < POLL_INTERVAL
+                        {
+                            ctx.run_later(delay, |_, ctx| ctx.notify(DispatchNow));
+                        }
+                        finished.next
+                    }
+                    Err(_) => None,
+                };
+                match next {
+                    Some(job) => dispatcher.spawn_attempt(job, ctx),
+                    None => {
+                        dispatcher.in_flight -= 1;
+                        ctx.notify(DispatchNow);
+                    }
+                }
+            },
+        ));
     }
 }
 
@@ -202,6 +235,11 @@ impl Core {
         let tx = self.db.begin_write().await?;
         let claimed = store::lease_due(&tx, &self.node, now, lease_until, limit as u64).await?;
         tx.commit().await?;
+        self.load_jobs(claimed).await
+    }
+
+    /// The endpoints and events of claimed deliveries.
+    async fn load_jobs(&self, claimed: Vec<Delivery>) -> anyhow::Result<Vec<Job>> {
         if claimed.is_empty() {
             return Ok(Vec::new());
         }
@@ -231,19 +269,26 @@ impl Core {
 
     /// Makes one attempt and records it. Never fails: a database error is logged and the lease
     /// left to run out, after which the delivery is tried again.
-    async fn attempt(&self, job: Job) -> Finished {
+    async fn attempt(&self, job: Job, chain: Chain) -> Finished {
         let sent = self.send(&job).await;
-        match self.record(&job, sent).await {
+        match self.record(&job, sent, chain).await {
             Ok(finished) => finished,
             Err(err) => {
-                tracing::warn!(
-                    delivery = %job.delivery.id,
-                    error = %format!("{err:#}"),
-                    "failed to record a webhook attempt; the lease will run out and it is retried"
-                );
+                // An endpoint deleted mid-attempt takes its deliveries along: nothing to record.
+                if !matches!(
+                    store::delivery_exists(self.db.conn(), &job.delivery.id).await,
+                    Ok(false)
+                ) {
+                    tracing::warn!(
+                        delivery = %job.delivery.id,
+                        error = %format!("{err:#}"),
+                        "failed to record a webhook attempt; the lease will run out and it is retried"
+                    );
+                }
                 Finished {
                     succeeded: false,
                     retry_in: None,
+                    next: None,
                 }
             }
         }
@@ -331,7 +376,7 @@ impl Core {
 
     /// Writes the attempt and the delivery's next step in one transaction, with the endpoint's
     /// health (and, when it is disabled, the event that says so, as the last statement).
-    async fn record(&self, job: &Job, sent: Sent) -> anyhow::Result<Finished> {
+    async fn record(&self, job: &Job, sent: Sent, chain: Chain) -> anyhow::Result<Finished> {
         let timing = self.ctx.timing;
         let now = sent.attempted_at;
         let succeeded = sent.status.is_some_and(|s| (200..300).contains(&s));
@@ -362,20 +407,36 @@ impl Core {
         store::insert_attempt(&tx, &rec).await?;
         let held = store::finish_attempt(&tx, &rec, &self.node, next).await?;
         let mut published = Vec::new();
+        let mut disable = None;
         if held && succeeded {
             store::mark_endpoint_healthy(&tx, &job.endpoint.id).await?;
         } else if held {
             let since = store::mark_endpoint_failing(&tx, &job.endpoint.id, now).await?;
-            let reason = if gone {
+            disable = if gone {
                 Some("The endpoint answered 410 Gone.")
             } else if since.is_some_and(|s| now - s >= DISABLE_AFTER.as_millis() as i64) {
                 Some("Every attempt failed for five days.")
             } else {
                 None
             };
-            if let Some(reason) = reason
-                && let Some(endpoint) =
-                    store::disable_endpoint(&tx, &job.endpoint.id, reason, now).await?
+        }
+        // This delivery no longer holds its organization's next one back: claim that one now, in
+        // this transaction, so a backlog drains in order without a claim query per delivery.
+        let chained = if held
+            && chain == Chain::Next
+            && disable.is_none()
+            && !job.delivery.replayed
+            && !matches!(next, Next::RetryAt(_))
+        {
+            let lease_until = now_ms() + timing.lease().as_millis() as i64;
+            store::lease_next_in_order(&tx, &job.delivery, &self.node, now_ms(), lease_until)
+                .await?
+        } else {
+            None
+        };
+        if let Some(reason) = disable {
+            if let Some(endpoint) =
+                store::disable_endpoint(&tx, &job.endpoint.id, reason, now).await?
             {
                 tracing::warn!(endpoint = %endpoint.id, reason, "webhook endpoint disabled");
                 let data = serde_json::to_value(EndpointDisabledEvent {
@@ -399,9 +460,14 @@ impl Core {
             outbox.committed_events(&published);
         }
         self.ctx.feed.publish(&job.endpoint.id, &job.delivery.id);
+        let next = match chained {
+            Some(delivery) => self.load_jobs(vec![delivery]).await?.pop(),
+            None => None,
+        };
         Ok(Finished {
             succeeded,
             retry_in: if held { retry_in } else { None },
+            next,
         })
     }
 }

@@ -40,22 +40,29 @@ pub enum Outcome {
     },
 }
 
-#[derive(Clone)]
 pub struct WebhookFanout {
-    db: Db,
+    pass: FanoutPass,
     dispatcher: Option<Recipient<DispatchNow>>,
-    /// The cursor as last seen (a hint; the row is the truth).
-    seen: Arc<AtomicI64>,
     running: bool,
     again: bool,
+}
+
+/// What a pass needs; cloned into each pass's task.
+#[derive(Clone)]
+struct FanoutPass {
+    db: Db,
+    /// The cursor as last seen (a hint; the row is the truth).
+    seen: Arc<AtomicI64>,
 }
 
 impl WebhookFanout {
     pub fn new(db: Db, dispatcher: Option<Recipient<DispatchNow>>) -> Self {
         Self {
-            db,
+            pass: FanoutPass {
+                db,
+                seen: Arc::new(AtomicI64::new(-1)),
+            },
             dispatcher,
-            seen: Arc::new(AtomicI64::new(-1)),
             running: false,
             again: false,
         }
@@ -70,6 +77,12 @@ impl WebhookFanout {
 
     /// One pass: lock the cursor, read the next batch of events, insert their deliveries, advance.
     pub async fn try_run_once(&self) -> anyhow::Result<Outcome> {
+        self.pass.run().await
+    }
+}
+
+impl FanoutPass {
+    async fn run(&self) -> anyhow::Result<Outcome> {
         let last = events::last_seq(self.db.conn()).await?;
         if last <= self.seen.load(Ordering::Relaxed) {
             return Ok(Outcome::Idle);
@@ -134,7 +147,7 @@ impl Handler<Wake> for WebhookFanout {
     fn handle(&mut self, wake: Wake, ctx: &mut Self::Context) {
         if wake
             .seq
-            .is_some_and(|seq| seq <= self.seen.load(Ordering::Relaxed))
+            .is_some_and(|seq| seq <= self.pass.seen.load(Ordering::Relaxed))
         {
             return;
         }
@@ -143,8 +156,8 @@ impl Handler<Wake> for WebhookFanout {
             return;
         }
         self.running = true;
-        let pass = self.clone();
-        let pass = async move { pass.try_run_once().await };
+        let pass = self.pass.clone();
+        let pass = async move { pass.run().await };
         ctx.spawn(super::webhook_dispatcher::off_actor(pass).into_actor(self).map(
             |result, fanout, ctx| {
                 fanout.running = false;

@@ -457,6 +457,48 @@ pub async fn lease_due(
         .context("failed to claim due webhook deliveries")
 }
 
+/// After `done` stopped being pending, claims the next delivery of its endpoint and ordering key
+/// for `node` if that one may go now: it is the group's oldest pending delivery (so the ordering
+/// rule allows it), it is due, unleased, and the endpoint is enabled. Run in the transaction that
+/// finished `done`; the row lock of the `UPDATE` (re-checked after any wait on PostgreSQL) keeps
+/// two nodes from both claiming it.
+pub async fn lease_next_in_order(
+    tx: &impl Conn,
+    done: &Delivery,
+    node: &str,
+    now: i64,
+    lease_until: i64,
+) -> anyhow::Result<Option<Delivery>> {
+    let backend = tx.get_database_backend();
+    let stmt = Statement::from_sql_and_values(
+        backend,
+        "UPDATE webhook_deliveries SET lease_until = $1, leased_by = $2 \
+         WHERE id = ( \
+           SELECT n.id FROM webhook_deliveries n \
+           WHERE n.endpoint_id = $3 AND n.ordering_key = $4 \
+             AND n.status = 'pending' AND n.replayed = FALSE \
+           ORDER BY n.seq LIMIT 1) \
+           AND next_attempt_at <= $5 \
+           AND (lease_until IS NULL OR lease_until <= $5) \
+           AND EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.id = $3 AND e.enabled = TRUE) \
+         RETURNING *",
+        [
+            lease_until.into(),
+            node.into(),
+            done.endpoint_id.clone().into(),
+            done.ordering_key.clone().into(),
+            now.into(),
+        ],
+    );
+    Ok(webhook_delivery::Entity::find()
+        .from_raw_sql(stmt)
+        .all(tx)
+        .await
+        .context("failed to claim the next delivery in order")?
+        .into_iter()
+        .next())
+}
+
 /// Events by id (for the envelope of each claimed delivery).
 pub async fn events_by_id(
     db: &impl Conn,
@@ -561,6 +603,14 @@ pub async fn finish_attempt(
     Ok(res.rows_affected > 0)
 }
 
+pub async fn delivery_exists(db: &impl Conn, id: &str) -> anyhow::Result<bool> {
+    Ok(webhook_delivery::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .context("failed to look up webhook delivery")?
+        .is_some())
+}
+
 pub async fn find_delivery(
     db: &impl Conn,
     endpoint_id: &str,
@@ -596,6 +646,43 @@ pub async fn list_deliveries(
         .all(db)
         .await
         .context("failed to list webhook deliveries")
+}
+
+/// A page of an endpoint's deliveries (see [`list_deliveries`]) with their attempts; `None` when
+/// the endpoint does not exist.
+pub async fn delivery_page(
+    db: &impl Conn,
+    endpoint_id: &str,
+    after: Option<&str>,
+    status: Option<&str>,
+    limit: u64,
+) -> anyhow::Result<Option<Vec<(Delivery, Vec<Attempt>)>>> {
+    if find_endpoint(db, endpoint_id).await?.is_none() {
+        return Ok(None);
+    }
+    let rows = list_deliveries(db, endpoint_id, after, status, limit).await?;
+    let mut attempts = attempts_of(db, rows.iter().map(|d| d.id.clone()).collect()).await?;
+    Ok(Some(
+        rows.into_iter()
+            .map(|d| {
+                let tries = attempts.remove(&d.id).unwrap_or_default();
+                (d, tries)
+            })
+            .collect(),
+    ))
+}
+
+/// An endpoint and its `limit` most recent deliveries (the delivery log page).
+pub async fn endpoint_log(
+    db: &impl Conn,
+    endpoint_id: &str,
+    limit: u64,
+) -> anyhow::Result<Option<(Endpoint, Vec<Delivery>)>> {
+    let Some(endpoint) = find_endpoint(db, endpoint_id).await? else {
+        return Ok(None);
+    };
+    let rows = list_deliveries(db, endpoint_id, None, None, limit).await?;
+    Ok(Some((endpoint, rows)))
 }
 
 /// Deliveries of an endpoint changed at or after `since` (ms), oldest change first.

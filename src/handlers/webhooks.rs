@@ -302,18 +302,20 @@ async fn list_deliveries(
             ));
         }
     };
-    let conn = state.db.conn();
-    store::find_endpoint(conn, &path)
-        .await?
-        .ok_or(ApiError::NotFound("webhook endpoint"))?;
-    let rows = store::list_deliveries(conn, &path, q.after.as_deref(), status, limit + 1).await?;
-    let attempts = store::attempts_of(conn, rows.iter().map(|d| d.id.clone()).collect()).await?;
-    let empty = Vec::new();
+    let rows = store::delivery_page(
+        state.db.conn(),
+        &path,
+        q.after.as_deref(),
+        status,
+        limit + 1,
+    )
+    .await?
+    .ok_or(ApiError::NotFound("webhook endpoint"))?;
     Ok(HttpResponse::Ok().json(paginate(
         rows,
         limit,
-        |d| d.id.clone(),
-        |d| DeliveryJson::new(d, attempts.get(&d.id).unwrap_or(&empty)),
+        |(d, _)| d.id.clone(),
+        |(d, attempts)| DeliveryJson::new(d, attempts),
     )))
 }
 
@@ -416,16 +418,11 @@ async fn log_page(
     q: web::Query<LogQuery>,
 ) -> Result<HttpResponse, PageError> {
     let expires_at = check_link(&state, &path, &q.token)?;
-    let conn = state.db.conn();
-    let endpoint = store::find_endpoint(conn, &path)
+    let opened_at = now_ms();
+    let (endpoint, deliveries) = store::endpoint_log(state.db.conn(), &path, LOG_ROWS)
         .await?
         .ok_or(PageError::NotFound)?;
-    let opened_at = now_ms();
-    let rows: Vec<DeliveryRowView> = store::list_deliveries(conn, &path, None, None, LOG_ROWS)
-        .await?
-        .iter()
-        .map(DeliveryRowView::from)
-        .collect();
+    let rows: Vec<DeliveryRowView> = deliveries.iter().map(DeliveryRowView::from).collect();
     let stream_url = format!(
         "/webhooks/{}/log/stream?token={}&since={opened_at}",
         &*path,

@@ -125,3 +125,49 @@ pub fn signing_secrets(
     }
     Ok(secrets)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(
+        key: &DataKey,
+        current: &WebhookSecret,
+        previous: Option<(&WebhookSecret, i64)>,
+    ) -> Endpoint {
+        Endpoint {
+            id: "whe_1".into(),
+            environment_id: "env".into(),
+            url: "https://hooks.example.com/".into(),
+            description: String::new(),
+            event_types: "[\"*\"]".into(),
+            enabled: true,
+            secret: key.seal(current.as_bytes(), "whe_1"),
+            previous_secret: previous.map(|(s, _)| key.seal(s.as_bytes(), "whe_1")),
+            previous_secret_expires_at: previous.map(|(_, until)| until),
+            disabled_reason: None,
+            failing_since: None,
+            created_at: 0,
+            updated_at: 0,
+            from_seq: 0,
+            idempotency_key: None,
+            idempotency_hash: None,
+        }
+    }
+
+    #[test]
+    fn the_previous_secret_signs_only_until_its_overlap_ends() {
+        let key = DataKey::from_bytes(&[3u8; 32]).unwrap();
+        let (old, new) = (WebhookSecret::generate(), WebhookSecret::generate());
+        let e = endpoint(&key, &new, Some((&old, 1_000)));
+        assert_eq!(signing_secrets(&key, &e, 999).unwrap(), [new.clone(), old]);
+        assert_eq!(signing_secrets(&key, &e, 1_000).unwrap(), [new.clone()]);
+        let alone = endpoint(&key, &new, None);
+        assert_eq!(signing_secrets(&key, &alone, 0).unwrap(), [new]);
+        let other_key = DataKey::from_bytes(&[4u8; 32]).unwrap();
+        assert!(
+            signing_secrets(&other_key, &e, 0).is_err(),
+            "never signs with garbage"
+        );
+    }
+}

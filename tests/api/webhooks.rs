@@ -1476,20 +1476,7 @@ async fn only_one_fanout_advances_the_cursor_and_a_new_one_resumes_from_it(backe
         WebhookFanout::new(db.clone(), None),
         WebhookFanout::new(db.clone(), None),
     ];
-    let run = |node: &WebhookFanout| {
-        let node = node.clone();
-        async move {
-            let mut events = 0;
-            loop {
-                match node.try_run_once().await.unwrap() {
-                    Outcome::FannedOut { events: n, .. } => events += n,
-                    Outcome::Busy => tokio::task::yield_now().await,
-                    Outcome::Idle => return events,
-                }
-            }
-        }
-    };
-    let (a, b) = futures_util::future::join(run(&nodes[0]), run(&nodes[1])).await;
+    let (a, b) = futures_util::future::join(fan_out_all(&nodes[0]), fan_out_all(&nodes[1])).await;
     assert_eq!(
         a + b,
         1203,
@@ -1543,6 +1530,18 @@ async fn only_one_fanout_advances_the_cursor_and_a_new_one_resumes_from_it(backe
         ));
     }
     db.close().await;
+}
+
+/// Runs passes until the outbox is exhausted; returns how many events this node fanned out.
+async fn fan_out_all(node: &WebhookFanout) -> usize {
+    let mut events = 0;
+    loop {
+        match node.try_run_once().await.unwrap() {
+            Outcome::FannedOut { events: n, .. } => events += n,
+            Outcome::Busy => tokio::task::yield_now().await,
+            Outcome::Idle => return events,
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1611,6 +1610,23 @@ impl Drop for PortalProcess {
     }
 }
 
+async fn management_token(http: &reqwest::Client, base: &str) -> String {
+    let token: Value = http
+        .post(format!("{base}/oauth/token"))
+        .basic_auth("demo-app", Some(CLIENT_SECRET))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .expect("token request")
+        .json()
+        .await
+        .expect("token JSON");
+    token["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string()
+}
+
 async fn portal_killed_mid_delivery_loses_no_event(backend: Backend) {
     let Some(database) = TestDatabase::create(backend).await else {
         return;
@@ -1622,17 +1638,7 @@ async fn portal_killed_mid_delivery_loses_no_event(backend: Backend) {
 
     let mut portal = PortalProcess::start(&database).await;
     let http = reqwest::Client::new();
-    let token: Value = http
-        .post(format!("{}/oauth/token", portal.base))
-        .basic_auth("demo-app", Some(CLIENT_SECRET))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["access_token"].as_str().unwrap().to_string();
+    let token = management_token(&http, &portal.base).await;
     let created: Value = http
         .post(format!("{}/api/v1/webhooks", portal.base))
         .bearer_auth(&token)
@@ -1665,19 +1671,24 @@ async fn portal_killed_mid_delivery_loses_no_event(backend: Backend) {
         .collect();
 
     // Events are generated while deliveries flow; a call that fails because Portal is down is
-    // repeated against the restarted process (adding a member twice adds no events).
+    // repeated against the restarted process (adding a member twice adds no events). The restarted
+    // process listens on another port, which is another issuer: it needs a token of its own.
     let (base_tx, base_rx) = tokio::sync::watch::channel(portal.base.clone());
     let generator = {
-        let (http, token, org_ids) = (http.clone(), token.clone(), org_ids.clone());
+        let (http, org_ids) = (http.clone(), org_ids.clone());
         let mut base_rx = base_rx.clone();
+        let mut current = (portal.base.clone(), token.clone());
         actix_web::rt::spawn(async move {
             for i in 0..USERS {
                 let org = &org_ids[i % org_ids.len()];
                 loop {
                     let base = base_rx.borrow_and_update().clone();
+                    if base != current.0 {
+                        current = (base.clone(), management_token(&http, &base).await);
+                    }
                     let res = http
                         .post(format!("{base}/api/v1/organizations/{org}/users"))
-                        .bearer_auth(&token)
+                        .bearer_auth(&current.1)
                         .json(&json!({ "email": format!("crash-{i}@example.test") }))
                         .send()
                         .await;
