@@ -176,9 +176,7 @@ impl WebhookDispatcher {
                 }),
         );
     }
-}
 
-impl WebhookDispatcher {
     /// Runs one attempt in its slot. When it hands over the next delivery of its endpoint and
     /// organization, that one runs in the same slot; otherwise the slot is freed and the
     /// dispatcher looks for more.
@@ -434,26 +432,25 @@ impl Core {
         } else {
             None
         };
-        if let Some(reason) = disable {
-            if let Some(endpoint) =
+        if let Some(reason) = disable
+            && let Some(endpoint) =
                 store::disable_endpoint(&tx, &job.endpoint.id, reason, now).await?
-            {
-                tracing::warn!(endpoint = %endpoint.id, reason, "webhook endpoint disabled");
-                let data = serde_json::to_value(EndpointDisabledEvent {
-                    endpoint: WebhookEndpointJson::from(&endpoint),
-                    reason: reason.into(),
-                })?;
-                published = events::append(
-                    &tx,
-                    vec![NewEvent {
-                        event_type: ENDPOINT_DISABLED,
-                        organization_id: None,
-                        user_id: None,
-                        data,
-                    }],
-                )
-                .await?;
-            }
+        {
+            tracing::warn!(endpoint = %endpoint.id, reason, "webhook endpoint disabled");
+            let data = serde_json::to_value(EndpointDisabledEvent {
+                endpoint: WebhookEndpointJson::from(&endpoint),
+                reason: reason.into(),
+            })?;
+            published = events::append(
+                &tx,
+                vec![NewEvent {
+                    event_type: ENDPOINT_DISABLED,
+                    organization_id: None,
+                    user_id: None,
+                    data,
+                }],
+            )
+            .await?;
         }
         tx.commit().await?;
         if let Some(outbox) = &self.outbox {
@@ -461,7 +458,15 @@ impl Core {
         }
         self.ctx.feed.publish(&job.endpoint.id, &job.delivery.id);
         let next = match chained {
-            Some(delivery) => self.load_jobs(vec![delivery]).await?.pop(),
+            // The attempt is recorded whatever happens here; a next delivery that cannot be
+            // loaded keeps its lease until it runs out, then any node takes it.
+            Some(delivery) => match self.load_jobs(vec![delivery]).await {
+                Ok(mut jobs) => jobs.pop(),
+                Err(err) => {
+                    tracing::warn!(error = %format!("{err:#}"), "failed to load the next webhook delivery");
+                    None
+                }
+            },
             None => None,
         };
         Ok(Finished {

@@ -161,9 +161,9 @@ mod tests {
         let (old, new) = (WebhookSecret::generate(), WebhookSecret::generate());
         let e = endpoint(&key, &new, Some((&old, 1_000)));
         assert_eq!(signing_secrets(&key, &e, 999).unwrap(), [new.clone(), old]);
-        assert_eq!(signing_secrets(&key, &e, 1_000).unwrap(), [new.clone()]);
+        assert_eq!(signing_secrets(&key, &e, 1_000).unwrap(), vec![new.clone()]);
         let alone = endpoint(&key, &new, None);
-        assert_eq!(signing_secrets(&key, &alone, 0).unwrap(), [new]);
+        assert_eq!(signing_secrets(&key, &alone, 0).unwrap(), vec![new]);
         let other_key = DataKey::from_bytes(&[4u8; 32]).unwrap();
         assert!(
             signing_secrets(&other_key, &e, 0).is_err(),

@@ -37,6 +37,8 @@ on_both_backends!(
     every_delivery_verifies_with_standardwebhooks_including_during_rotation,
     events_reach_only_matching_enabled_endpoints_in_the_standard_envelope,
     failed_attempts_are_recorded_and_retried_with_the_same_webhook_id,
+    a_slow_receiver_times_out_and_is_retried,
+    attempts_in_flight_never_exceed_the_concurrency,
     retry_after_is_honoured_on_429_and_503,
     gone_disables_the_endpoint_publishes_an_event_and_re_enabling_resumes,
     an_endpoint_failing_for_five_days_is_disabled,
@@ -836,6 +838,71 @@ async fn failed_attempts_are_recorded_and_retried_with_the_same_webhook_id(backe
     assert!(attempts[0]["latency_ms"].as_i64().unwrap() >= 0);
     assert_eq!(attempts[1]["status_code"], 204);
     assert!(attempts[1]["error"].is_null());
+}
+
+async fn a_slow_receiver_times_out_and_is_retried(backend: Backend) {
+    // At this scale the request timeout is its floor, 2 s (15 s normally).
+    let Some(app) = spawn(backend, FAST).await else {
+        return;
+    };
+    let api = Api::new(&app).await;
+    let receiver = Receiver::spawn().await;
+    receiver.script([Reply::status(204).delay(Duration::from_secs(6))]);
+    let endpoint = api
+        .create_endpoint(&receiver.url("/hook"), &["user.created"])
+        .await;
+    let acme = app.org_id("Acme").await;
+    api.add_user(&acme, "slow@example.test").await;
+    let got = receiver.wait_for(2).await;
+    assert_eq!(got[0].webhook_id, got[1].webhook_id);
+    let rows = api
+        .wait_deliveries(&id_of(&endpoint), "the retry's success", |rows| {
+            rows.first().is_some_and(|d| d["status"] == "succeeded")
+        })
+        .await;
+    let attempts = rows[0]["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2);
+    assert!(attempts[0]["status_code"].is_null(), "{}", attempts[0]);
+    assert!(
+        attempts[0]["error"].as_str().unwrap().contains("timed out"),
+        "{}",
+        attempts[0]
+    );
+    let latency = attempts[0]["latency_ms"].as_i64().unwrap();
+    assert!(
+        (1900..5000).contains(&latency),
+        "cut at the timeout: {latency} ms"
+    );
+    assert_eq!(attempts[1]["status_code"], 204);
+}
+
+async fn attempts_in_flight_never_exceed_the_concurrency(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |s| {
+        s.webhooks.allow_hosts = "127.0.0.1".into();
+        s.webhooks.retry_scale = FAST;
+        s.webhooks.concurrency = 2;
+    })
+    .await
+    else {
+        return;
+    };
+    let api = Api::new(&app).await;
+    let receiver = Receiver::spawn().await;
+    receiver.set_default(Reply::status(204).delay(Duration::from_millis(150)));
+    for i in 0..5 {
+        api.create_endpoint(&receiver.url(&format!("/hook/{i}")), &["user.*"])
+            .await;
+    }
+    let acme = app.org_id("Acme").await;
+    api.add_user(&acme, "bounded@example.test").await;
+    receiver
+        .wait_until(DEADLINE, "ten deliveries", |r| r.len() == 10)
+        .await;
+    assert_eq!(
+        receiver.max_in_flight(),
+        2,
+        "five endpoints could go at once, the setting allows two"
+    );
 }
 
 async fn retry_after_is_honoured_on_429_and_503(backend: Backend) {

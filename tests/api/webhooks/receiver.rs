@@ -60,6 +60,9 @@ struct State {
     received: Vec<Received>,
     /// Answer the first webhook-id seen with this reply, this many times.
     fail_first: Option<(Reply, usize, Option<String>)>,
+    /// Requests being answered now, and the most there ever were at once.
+    in_flight: usize,
+    max_in_flight: usize,
 }
 
 pub struct Receiver {
@@ -111,6 +114,8 @@ impl Receiver {
                                     targeted = Some(reply.clone());
                                 }
                             }
+                            s.in_flight += 1;
+                            s.max_in_flight = s.max_in_flight.max(s.in_flight);
                             targeted
                                 .or_else(|| s.script.pop_front())
                                 .or_else(|| s.default.clone())
@@ -120,6 +125,7 @@ impl Receiver {
                         if !reply.delay.is_zero() {
                             tokio::time::sleep(reply.delay).await;
                         }
+                        shared.lock().unwrap().in_flight -= 1;
                         let mut res = actix_web::HttpResponse::build(
                             actix_web::http::StatusCode::from_u16(reply.status).unwrap(),
                         );
@@ -166,6 +172,11 @@ impl Receiver {
 
     pub fn set_default(&self, reply: Reply) {
         self.state.lock().unwrap().default = Some(reply);
+    }
+
+    /// The most requests this receiver was answering at the same time.
+    pub fn max_in_flight(&self) -> usize {
+        self.state.lock().unwrap().max_in_flight
     }
 
     pub fn received(&self) -> Vec<Received> {
