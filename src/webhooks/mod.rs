@@ -23,9 +23,9 @@
 //! organization is still pending (in flight or waiting for a retry). So a receiver sees one
 //! organization's events in order, and a retry holds the organization's later events back until it
 //! succeeds or gives up (after the last scheduled attempt, the delivery is `failed` and the next one
-//! goes). Events of different organizations, and environment-wide events (no organization), are
-//! independent of each other. Replays are out of band: a replayed delivery is sent at once and
-//! holds nothing back.
+//! goes). Different organizations are independent of each other; environment-wide events (no
+//! organization) form one more such sequence. Replays are out of band: a replayed delivery is sent
+//! at once and holds nothing back.
 //!
 //! **Retries** follow [`schedule::SCHEDULE`] with ±20 % jitter; `Retry-After` on 429/503 sets the
 //! next attempt instead; `410 Gone` disables the endpoint; an endpoint whose attempts have all failed
