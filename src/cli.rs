@@ -28,6 +28,31 @@ pub enum Command {
         #[command(flatten)]
         common: CommonArgs,
     },
+    /// Measure throughput (run in release builds).
+    Bench {
+        #[command(subcommand)]
+        bench: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Webhook deliveries per second to a loopback receiver, through the real fan-out and
+    /// dispatcher, on a scratch SQLite database (or `--database-url`).
+    Webhooks {
+        #[arg(long, default_value_t = 5000)]
+        events: u64,
+        /// Organizations the events are spread over (deliveries of one organization go in order,
+        /// one at a time per endpoint).
+        #[arg(long, default_value_t = 16)]
+        organizations: u64,
+        #[arg(long, default_value_t = 1)]
+        endpoints: u64,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -74,6 +99,24 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             crate::telemetry::init(&settings.log);
             actix_web::rt::System::new().block_on(serve(settings))
         }
+        Command::Bench {
+            bench:
+                BenchCommand::Webhooks {
+                    events,
+                    organizations,
+                    endpoints,
+                    concurrency,
+                    database_url,
+                },
+        } => actix_web::rt::System::new().block_on(crate::bench::webhooks(
+            crate::bench::WebhookBench {
+                events,
+                organizations,
+                endpoints,
+                concurrency,
+                database_url,
+            },
+        )),
         Command::Migrate { action, common } => {
             let settings = Settings::load(&Overrides {
                 config_file: common.config,

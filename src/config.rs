@@ -11,6 +11,11 @@
 //! | `demo_password`   | `PORTAL_DEMO_PASSWORD`                       | generated, printed at start  |
 //! | `demo_client_secret` | `PORTAL_DEMO_CLIENT_SECRET`               | generated, printed at start  |
 //! | `log`             | `PORTAL_LOG`                                 | `info,sqlx=warn`             |
+//! | `encryption_key`  | `PORTAL_ENCRYPTION_KEY` (base64, 32 bytes)   | generated into the database  |
+//! | `webhooks.allow_hosts` | `PORTAL_WEBHOOK_ALLOW_HOSTS` (hosts, IPs, CIDRs, comma-separated) | none |
+//! | `webhooks.concurrency` | `PORTAL_WEBHOOK_CONCURRENCY`            | `16` attempts in flight per node |
+//! | `webhooks.secret_overlap_secs` | `PORTAL_WEBHOOK_SECRET_OVERLAP_SECS` | `86400` (24 h)        |
+//! | `webhooks.retry_scale` | `PORTAL_WEBHOOK_RETRY_SCALE` (tests only) | `1`                       |
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
@@ -37,6 +42,36 @@ pub struct Settings {
     pub log: String,
     /// HTTP worker threads; 0 means one per core.
     pub workers: usize,
+    /// Base64 of 32 bytes: the key that seals stored secrets (webhook signing secrets). Unset: one is
+    /// generated once and kept in the database.
+    pub encryption_key: Option<String>,
+    pub webhooks: WebhookSettings,
+}
+
+/// Outgoing webhooks.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Hosts (names, addresses or CIDR ranges, comma-separated) exempt from the SSRF rule: they may
+    /// be private or loopback addresses and may use plain http.
+    pub allow_hosts: String,
+    /// Attempts in flight at once on this node.
+    pub concurrency: usize,
+    /// How long the previous secret keeps signing after a rotation.
+    pub secret_overlap_secs: u64,
+    /// Multiplies the retry schedule (and shortens timeouts and leases); for tests only.
+    pub retry_scale: f64,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            allow_hosts: String::new(),
+            concurrency: 16,
+            secret_overlap_secs: 24 * 3600,
+            retry_scale: 1.0,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -51,6 +86,8 @@ impl Default for Settings {
             demo_client_secret: None,
             log: "info,sqlx=warn".into(),
             workers: 0,
+            encryption_key: None,
+            webhooks: WebhookSettings::default(),
         }
     }
 }
@@ -119,6 +156,21 @@ impl Settings {
         if let Some(v) = set("PORTAL_WORKERS").and_then(|v| v.parse().ok()) {
             self.workers = v;
         }
+        if let Some(v) = set("PORTAL_ENCRYPTION_KEY") {
+            self.encryption_key = Some(v);
+        }
+        if let Some(v) = set("PORTAL_WEBHOOK_ALLOW_HOSTS") {
+            self.webhooks.allow_hosts = v;
+        }
+        if let Some(v) = set("PORTAL_WEBHOOK_CONCURRENCY").and_then(|v| v.parse().ok()) {
+            self.webhooks.concurrency = v;
+        }
+        if let Some(v) = set("PORTAL_WEBHOOK_SECRET_OVERLAP_SECS").and_then(|v| v.parse().ok()) {
+            self.webhooks.secret_overlap_secs = v;
+        }
+        if let Some(v) = set("PORTAL_WEBHOOK_RETRY_SCALE").and_then(|v| v.parse().ok()) {
+            self.webhooks.retry_scale = v;
+        }
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
@@ -134,6 +186,18 @@ impl Settings {
             && pw.chars().count() < 12
         {
             bail!("PORTAL_DEMO_PASSWORD must be at least 12 characters");
+        }
+        if let Some(key) = &self.encryption_key {
+            crate::sealing::DataKey::from_base64(key)?;
+        }
+        crate::webhooks::AllowList::parse(&self.webhooks.allow_hosts)
+            .map_err(|e| anyhow::anyhow!("PORTAL_WEBHOOK_ALLOW_HOSTS: {e}"))?;
+        if self.webhooks.concurrency == 0 || self.webhooks.concurrency > 1024 {
+            bail!("PORTAL_WEBHOOK_CONCURRENCY must be between 1 and 1024");
+        }
+        let scale = self.webhooks.retry_scale;
+        if !(scale.is_finite() && scale > 0.0 && scale <= 1.0) {
+            bail!("PORTAL_WEBHOOK_RETRY_SCALE must be in (0, 1]");
         }
         Ok(())
     }
@@ -226,6 +290,33 @@ mod tests {
         assert!(toml::from_str::<Settings>("listen = \"127.0.0.1:1\"\nlisten_port = 3").is_err());
         let s: Settings = toml::from_str("listen = \"127.0.0.1:9\"\ndemo = true").unwrap();
         assert!(s.demo);
+    }
+
+    #[test]
+    fn webhook_settings_come_from_the_environment_and_are_checked() {
+        let mut s = Settings::default();
+        s.apply_env(env(&[
+            ("PORTAL_WEBHOOK_ALLOW_HOSTS", "127.0.0.1, hooks.internal"),
+            ("PORTAL_WEBHOOK_RETRY_SCALE", "0.001"),
+            ("PORTAL_WEBHOOK_CONCURRENCY", "4"),
+            ("PORTAL_WEBHOOK_SECRET_OVERLAP_SECS", "60"),
+        ]));
+        assert_eq!(s.webhooks.allow_hosts, "127.0.0.1, hooks.internal");
+        assert_eq!(s.webhooks.retry_scale, 0.001);
+        assert_eq!(s.webhooks.concurrency, 4);
+        assert_eq!(s.webhooks.secret_overlap_secs, 60);
+        s.validate().unwrap();
+        for (name, value) in [
+            ("PORTAL_WEBHOOK_ALLOW_HOSTS", "10.0.0.0/99"),
+            ("PORTAL_WEBHOOK_RETRY_SCALE", "0"),
+            ("PORTAL_ENCRYPTION_KEY", "c2hvcnQ="),
+        ] {
+            let mut s = Settings::default();
+            s.apply_env(env(&[(name, value)]));
+            assert!(s.validate().is_err(), "{name}={value} should be refused");
+        }
+        let s: Settings = toml::from_str("[webhooks]\nallow_hosts = \"localhost\"").unwrap();
+        assert_eq!(s.webhooks.allow_hosts, "localhost");
     }
 
     #[test]

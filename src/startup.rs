@@ -2,14 +2,18 @@
 
 use crate::actors::event_hub::EventHub;
 use crate::actors::org_registry::OrgRegistry;
-use crate::actors::outbox_relay::{OutboxRelay, OutboxSignal};
+use crate::actors::outbox_relay::{Listen, OutboxRelay, OutboxSignal};
+use crate::actors::webhook_dispatcher::WebhookDispatcher;
+use crate::actors::webhook_fanout::WebhookFanout;
 use crate::config::Settings;
 use crate::crypto::{self, HmacKey};
 use crate::db::{self, Db};
 use crate::demo::{self, DemoCredentials};
 use crate::handlers::{self, demo::DemoApp};
 use crate::keys::KeyStore;
+use crate::sealing::DataKey;
 use crate::state::AppState;
+use crate::webhooks::{AllowList, Timing, WebhookContext};
 use actix::Actor;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, middleware, web};
@@ -18,6 +22,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 use url::Url;
 
 pub struct Application {
@@ -79,9 +84,26 @@ impl Application {
         let hub = EventHub::new().start();
         let last_seq = db::events::last_seq(db.conn()).await?;
         let relay = OutboxRelay::new(db.clone(), hub.clone(), last_seq).start();
-        let outbox = OutboxSignal::new(relay.recipient());
+        let outbox = OutboxSignal::new(relay.clone().recipient());
         let orgs = OrgRegistry::new(db.clone(), outbox.clone()).start();
         tracing::info!(from_seq = last_seq, "event hub and outbox relay started");
+
+        // Webhooks: the data key before any secret is sealed or opened; the dispatcher before the
+        // fan-out that wakes it; the fan-out's cursor before the fan-out, which then hears of local
+        // commits through the relay.
+        let webhooks = webhook_context(&db, &settings).await?;
+        let dispatcher = WebhookDispatcher::new(
+            db.clone(),
+            webhooks.clone(),
+            settings.webhooks.concurrency,
+            Some(outbox.clone()),
+        )?
+        .start();
+        let webhooks = webhooks.with_dispatcher(dispatcher.clone().recipient());
+        WebhookFanout::ensure_cursor(&db).await?;
+        let fanout = WebhookFanout::new(db.clone(), Some(dispatcher.recipient())).start();
+        relay.do_send(Listen(fanout.recipient()));
+        tracing::info!("webhook fan-out and dispatcher started");
 
         let state = AppState {
             db: db.clone(),
@@ -92,6 +114,7 @@ impl Application {
             hub,
             orgs,
             outbox,
+            webhooks,
         };
         let demo_app = demo.as_ref().map(|c| {
             web::Data::new(DemoApp {
@@ -159,6 +182,27 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// The webhook keys and rules from the settings (validated already in `Settings::validate`).
+async fn webhook_context(db: &Db, settings: &Settings) -> anyhow::Result<WebhookContext> {
+    let key = DataKey::load(db.conn(), settings.encryption_key.as_deref()).await?;
+    tracing::info!(
+        source = if settings.encryption_key.is_some() {
+            "PORTAL_ENCRYPTION_KEY"
+        } else {
+            "database"
+        },
+        "data key loaded"
+    );
+    let allow = AllowList::parse(&settings.webhooks.allow_hosts)
+        .map_err(|e| anyhow::anyhow!("PORTAL_WEBHOOK_ALLOW_HOSTS: {e}"))?;
+    Ok(WebhookContext::new(
+        key,
+        Arc::new(allow),
+        Timing::scaled(settings.webhooks.retry_scale),
+        Duration::from_secs(settings.webhooks.secret_overlap_secs),
+    ))
 }
 
 /// Installs the process-wide TLS crypto provider (ring) once, for outgoing HTTPS.

@@ -24,6 +24,8 @@ pub struct AppState {
     pub orgs: Addr<OrgRegistry>,
     /// Wakes the outbox relay after a local commit.
     pub outbox: OutboxSignal,
+    /// Webhook keys, rules and the dispatcher's wake-up.
+    pub webhooks: crate::webhooks::WebhookContext,
 }
 
 impl AppState {

@@ -5,4 +5,6 @@ pub mod event_hub;
 pub mod org;
 pub mod org_registry;
 pub mod outbox_relay;
+pub mod webhook_dispatcher;
+pub mod webhook_fanout;
 pub mod widget_socket;

@@ -4,7 +4,8 @@
 //! It owns one number, the last sequence it has published. It is woken after every local commit
 //! (with that commit's sequence), by PostgreSQL notifications from other nodes, and by a slow poll
 //! that catches anything a wake-up missed. It never skips: it reads `seq > last` and events are
-//! numbered in commit order (see `db::events`). It never writes.
+//! numbered in commit order (see `db::events`). It never writes. Commit announcements are also
+//! passed on to listeners that follow the outbox themselves (the webhook fan-out), see [`Listen`].
 
 use super::event_hub::{EventHub, Publish};
 use crate::db::{Db, events};
@@ -21,12 +22,18 @@ pub struct OutboxRelay {
     db: Db,
     hub: Addr<EventHub>,
     last_seq: i64,
+    listeners: Vec<Recipient<Wake>>,
 }
 
 impl OutboxRelay {
     /// A relay that publishes everything after `last_seq` (normally the sequence at start-up).
     pub fn new(db: Db, hub: Addr<EventHub>, last_seq: i64) -> Self {
-        Self { db, hub, last_seq }
+        Self {
+            db,
+            hub,
+            last_seq,
+            listeners: Vec::new(),
+        }
     }
 }
 
@@ -49,6 +56,11 @@ impl Handler<Wake> for OutboxRelay {
     type Result = AtomicResponse<Self, ()>;
 
     fn handle(&mut self, wake: Wake, _ctx: &mut Self::Context) -> Self::Result {
+        if wake.seq.is_some() {
+            for listener in &self.listeners {
+                listener.do_send(wake);
+            }
+        }
         // A wake-up for events already published costs nothing.
         if wake.seq.is_some_and(|seq| seq <= self.last_seq) {
             return AtomicResponse::new(Box::pin(fut::ready(())));
@@ -71,6 +83,20 @@ impl Handler<Wake> for OutboxRelay {
                     Err(err) => tracing::warn!(error = %err, "outbox read failed; will retry"),
                 }),
         ))
+    }
+}
+
+/// Passes every commit announcement on to `0` as well: for readers of the outbox that keep their
+/// own position and should hear of commits promptly, without going through the hub.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Listen(pub Recipient<Wake>);
+
+impl Handler<Listen> for OutboxRelay {
+    type Result = ();
+
+    fn handle(&mut self, msg: Listen, _ctx: &mut Self::Context) {
+        self.listeners.push(msg.0);
     }
 }
 

@@ -49,7 +49,7 @@ pub struct Event {
 }
 
 impl Event {
-    fn from_model(m: event::Model) -> anyhow::Result<Self> {
+    pub fn from_model(m: event::Model) -> anyhow::Result<Self> {
         Ok(Self {
             data: serde_json::from_str(&m.payload)
                 .with_context(|| format!("event {} has a malformed payload", m.id))?,

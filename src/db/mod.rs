@@ -13,6 +13,7 @@ pub mod roles;
 pub mod secrets;
 pub mod sessions;
 pub mod users;
+pub mod webhooks;
 
 use anyhow::Context;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};

@@ -8,6 +8,7 @@ pub mod errors;
 pub mod health;
 pub mod live;
 pub mod oauth;
+pub mod webhooks;
 pub mod widgets;
 
 use crate::db;
@@ -44,7 +45,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, demo: bool) {
     .configure(auth::configure)
     .configure(widgets::configure)
     .configure(live::configure)
-    .configure(api::configure);
+    .configure(api::configure)
+    .configure(webhooks::configure);
     if demo {
         cfg.configure(demo::configure);
     }

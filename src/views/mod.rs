@@ -4,6 +4,7 @@ pub mod auth;
 pub mod demo;
 pub mod errors;
 pub mod layout;
+pub mod webhooks;
 pub mod widgets;
 
 pub use layout::Brand;
@@ -11,6 +12,7 @@ pub use layout::Brand;
 /// The stylesheet and page script, compiled in so the binary serves them with no files around it.
 pub const PORTAL_CSS: &str = include_str!("static/portal.css");
 pub const LIVE_JS: &str = include_str!("static/live.js");
+pub const WEBHOOK_LOG_JS: &str = include_str!("static/webhook-log.js");
 
 /// `12 Mar 2026` for a millisecond timestamp.
 pub fn date(ms: i64) -> String {

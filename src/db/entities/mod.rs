@@ -18,3 +18,7 @@ pub mod session;
 pub mod session_client;
 pub mod signing_key;
 pub mod user;
+pub mod webhook_attempt;
+pub mod webhook_cursor;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;
