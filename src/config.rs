@@ -11,6 +11,8 @@
 //! | `demo_password`   | `PORTAL_DEMO_PASSWORD`                       | generated, printed at start  |
 //! | `demo_client_secret` | `PORTAL_DEMO_CLIENT_SECRET`               | generated, printed at start  |
 //! | `log`             | `PORTAL_LOG`                                 | `info,sqlx=warn`             |
+//! | `smtp_url`        | `PORTAL_SMTP_URL`                            | none: mail is written as `.eml` under `<data_dir>/mail/` |
+//! | `mail_from`       | `PORTAL_MAIL_FROM`                           | `Portal <portal@localhost>`  |
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
@@ -37,6 +39,12 @@ pub struct Settings {
     pub log: String,
     /// HTTP worker threads; 0 means one per core.
     pub workers: usize,
+    /// Outgoing mail: `smtp://[user:pass@]host[:port]` (plain; add `?tls=required` for STARTTLS) or
+    /// `smtps://…` (TLS from the first byte). Unset: messages are written as `.eml` files under
+    /// `<data_dir>/mail/` and their links are logged, so the demo works offline.
+    pub smtp_url: Option<String>,
+    /// The sender of Portal's mail.
+    pub mail_from: String,
 }
 
 impl Default for Settings {
@@ -51,6 +59,8 @@ impl Default for Settings {
             demo_client_secret: None,
             log: "info,sqlx=warn".into(),
             workers: 0,
+            smtp_url: None,
+            mail_from: "Portal <portal@localhost>".into(),
         }
     }
 }
@@ -119,6 +129,12 @@ impl Settings {
         if let Some(v) = set("PORTAL_WORKERS").and_then(|v| v.parse().ok()) {
             self.workers = v;
         }
+        if let Some(v) = set("PORTAL_SMTP_URL") {
+            self.smtp_url = Some(v);
+        }
+        if let Some(v) = set("PORTAL_MAIL_FROM") {
+            self.mail_from = v;
+        }
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
@@ -134,6 +150,20 @@ impl Settings {
             && pw.chars().count() < 12
         {
             bail!("PORTAL_DEMO_PASSWORD must be at least 12 characters");
+        }
+        if let Some(url) = &self.smtp_url {
+            let parsed = Url::parse(url).map_err(|_| {
+                anyhow::anyhow!("PORTAL_SMTP_URL is not a URL (expected smtp://host:port)")
+            })?;
+            if !matches!(parsed.scheme(), "smtp" | "smtps") || parsed.host().is_none() {
+                bail!("PORTAL_SMTP_URL must be smtp://host[:port] or smtps://host[:port]");
+            }
+        }
+        if self.mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            bail!(
+                "PORTAL_MAIL_FROM {:?} is not a mailbox such as \"Portal <portal@example.com>\"",
+                self.mail_from
+            );
         }
         Ok(())
     }

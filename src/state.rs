@@ -1,6 +1,7 @@
 //! What every handler can reach: the database, keys, the actors, and settings resolved at start-up.
 
 use crate::actors::event_hub::EventHub;
+use crate::actors::mailer::Mailer;
 use crate::actors::org_registry::OrgRegistry;
 use crate::actors::outbox_relay::OutboxSignal;
 use crate::config::Settings;
@@ -24,6 +25,8 @@ pub struct AppState {
     pub orgs: Addr<OrgRegistry>,
     /// Wakes the outbox relay after a local commit.
     pub outbox: OutboxSignal,
+    /// Sends Portal's mail (SMTP, or `.eml` files without a server).
+    pub mailer: Addr<Mailer>,
 }
 
 impl AppState {
