@@ -37,7 +37,7 @@ impl Continuation {
 /// The outcome of a password sign-in.
 #[derive(Debug)]
 pub enum PasswordCheck {
-    Valid(User),
+    Valid(Box<User>),
     /// Wrong email or password (the two are not told apart).
     Wrong,
     Limited(Limited),
@@ -55,7 +55,7 @@ pub async fn sign_in_with_password(
         return Ok(PasswordCheck::Limited(limited));
     }
     if let Some(user) = check_password(state, email, password).await? {
-        return Ok(PasswordCheck::Valid(user));
+        return Ok(PasswordCheck::Valid(Box::new(user)));
     }
     Ok(
         match limits::record(state, Kind::PasswordFailure, ip, email.as_str()).await? {
@@ -142,7 +142,11 @@ pub async fn start_session(
 }
 
 /// Ends the session a browser presents, if any (a new sign-in replaces it).
-pub async fn end_session_of_token(state: &AppState, token: &str, reason: &str) -> anyhow::Result<()> {
+pub async fn end_session_of_token(
+    state: &AppState,
+    token: &str,
+    reason: &str,
+) -> anyhow::Result<()> {
     let conn = state.db.conn();
     if let Some(session) =
         db::sessions::find_live_by_token_hash(conn, &crypto::token_hash(token)).await?

@@ -329,8 +329,11 @@ pub async fn maintain(db: &Db, now: i64) -> anyhow::Result<Maintenance> {
         let env = db::environment::get(db.conn()).await?;
         let lifetimes = db::environment::TokenLifetimes::of(&env);
         let tx = db.begin_write().await?;
-        let promoted = db::keys::promote(&tx, &key.kid, now + lifetimes.longest_signed_ms()).await?;
-        tx.commit().await.context("failed to commit a key promotion")?;
+        let promoted =
+            db::keys::promote(&tx, &key.kid, now + lifetimes.longest_signed_ms()).await?;
+        tx.commit()
+            .await
+            .context("failed to commit a key promotion")?;
         if promoted {
             tracing::info!(kid = key.kid, "signing key promoted to active");
             out.promoted = Some(key.kid);

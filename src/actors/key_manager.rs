@@ -37,7 +37,10 @@ impl Actor for KeyManager {
             ctx.spawn(
                 async move {
                     if let Err(err) = Self::try_run_once(&db, &store, db::now_ms()).await {
-                        tracing::warn!(error = format!("{err:#}"), "signing key maintenance failed");
+                        tracing::warn!(
+                            error = format!("{err:#}"),
+                            "signing key maintenance failed"
+                        );
                     }
                 }
                 .into_actor(actor),

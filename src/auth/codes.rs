@@ -105,9 +105,8 @@ pub async fn check_code(
         return Ok(CodeCheck::Limited(limited));
     }
     let conn = state.db.conn();
-    let row =
-        db::one_time_codes::find_live_for_email(conn, purpose, email.as_str(), db::now_ms())
-            .await?;
+    let row = db::one_time_codes::find_live_for_email(conn, purpose, email.as_str(), db::now_ms())
+        .await?;
     let wrong = |exhausted: bool| async move {
         Ok(
             match limits::record(state, Kind::CodeFailure, ip, email.as_str()).await? {
@@ -149,7 +148,10 @@ pub async fn redeem_code(
 ) -> anyhow::Result<SignIn> {
     match check_code(state, ip, db::one_time_codes::SIGN_IN, email, input).await? {
         CodeCheck::Valid(row) => match user_of(state, &row).await? {
-            Some(user) => Ok(SignIn::Valid(user, Continuation::from_json(row.data.as_deref()))),
+            Some(user) => Ok(SignIn::Valid(
+                user,
+                Continuation::from_json(row.data.as_deref()),
+            )),
             None => Ok(SignIn::Refused(CodeCheck::Wrong)),
         },
         refused => Ok(SignIn::Refused(refused)),

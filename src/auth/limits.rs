@@ -76,8 +76,8 @@ pub async fn check(
     account: &str,
 ) -> anyhow::Result<Option<Limited>> {
     let (ip_key, account_key) = keys(kind, ip, account);
-    let wait = db::rate_limits::blocked_for(state.db.conn(), &[ip_key, account_key], db::now_ms())
-        .await?;
+    let wait =
+        db::rate_limits::blocked_for(state.db.conn(), &[ip_key, account_key], db::now_ms()).await?;
     Ok(wait.map(limited))
 }
 

@@ -102,12 +102,11 @@ pub async fn finish(
     email: &EmailAddress,
     input: &str,
 ) -> anyhow::Result<Finished> {
-    let row = match codes::check_code(state, ip, db::one_time_codes::VERIFY_EMAIL, email, input)
-        .await?
-    {
-        CodeCheck::Valid(row) => row,
-        refused => return Ok(Finished::Refused(refused)),
-    };
+    let row =
+        match codes::check_code(state, ip, db::one_time_codes::VERIFY_EMAIL, email, input).await? {
+            CodeCheck::Valid(row) => row,
+            refused => return Ok(Finished::Refused(refused)),
+        };
     let pending: Pending = serde_json::from_str(row.data.as_deref().unwrap_or(""))
         .context("a sign-up code has no pending account")?;
     match create_account(state, email, &pending.name, pending.password_hash).await? {
@@ -140,7 +139,10 @@ pub async fn create_account(
         },
     )
     .await?;
-    let org_name = format!("{}'s organization", user.given_name.as_deref().unwrap_or(name));
+    let org_name = format!(
+        "{}'s organization",
+        user.given_name.as_deref().unwrap_or(name)
+    );
     let org = db::orgs::create(
         &tx,
         db::orgs::NewOrganization {

@@ -7,8 +7,7 @@ use super::entities::rate_limit;
 use super::{Conn, Db};
 use anyhow::Context;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect,
-    sea_query::OnConflict,
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, sea_query::OnConflict,
 };
 
 /// The rule for one kind of attempt.
@@ -172,7 +171,10 @@ mod tests {
 
     #[test]
     fn allows_the_limit_then_blocks() {
-        assert_eq!(run(&[0, 1, 2, 3, 50]), vec![None, None, None, Some(100), Some(53)]);
+        assert_eq!(
+            run(&[0, 1, 2, 3, 50]),
+            vec![None, None, None, Some(100), Some(53)]
+        );
     }
 
     #[test]

@@ -53,7 +53,10 @@ pub async fn create(db: &impl Conn, new: NewRefreshToken<'_>) -> anyhow::Result<
     Ok(())
 }
 
-pub async fn find_by_hash(db: &impl Conn, token_hash: &str) -> anyhow::Result<Option<RefreshToken>> {
+pub async fn find_by_hash(
+    db: &impl Conn,
+    token_hash: &str,
+) -> anyhow::Result<Option<RefreshToken>> {
     refresh_token::Entity::find()
         .filter(refresh_token::Column::TokenHash.eq(token_hash))
         .one(db)

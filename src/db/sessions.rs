@@ -131,7 +131,11 @@ pub async fn revoke(db: &impl Conn, session_id: &str, reason: &str) -> anyhow::R
 }
 
 /// Ends every live session of a user. Returns how many were live.
-pub async fn revoke_all_for_user(db: &impl Conn, user_id: &str, reason: &str) -> anyhow::Result<u64> {
+pub async fn revoke_all_for_user(
+    db: &impl Conn,
+    user_id: &str,
+    reason: &str,
+) -> anyhow::Result<u64> {
     let res = session::Entity::update_many()
         .col_expr(
             session::Column::RevokedAt,

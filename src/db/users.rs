@@ -88,8 +88,14 @@ pub async fn reset_password(db: &impl Conn, user_id: &str, hash: String) -> anyh
 /// Marks the user's address verified (they proved they read its mail).
 pub async fn mark_email_verified(db: &impl Conn, user_id: &str) -> anyhow::Result<()> {
     user::Entity::update_many()
-        .col_expr(user::Column::EmailVerified, sea_orm::sea_query::Expr::value(true))
-        .col_expr(user::Column::UpdatedAt, sea_orm::sea_query::Expr::value(now_ms()))
+        .col_expr(
+            user::Column::EmailVerified,
+            sea_orm::sea_query::Expr::value(true),
+        )
+        .col_expr(
+            user::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(now_ms()),
+        )
         .filter(user::Column::Id.eq(user_id))
         .filter(user::Column::EmailVerified.eq(false))
         .exec(db)

@@ -198,11 +198,19 @@ mod tests {
 
     #[test]
     fn sign_in_mail_carries_code_link_and_brand() {
-        let m = sign_in_code(&brand(), "123456", "https://id.example/a/auth/code/link?token=t<x>", 10);
+        let m = sign_in_code(
+            &brand(),
+            "123456",
+            "https://id.example/a/auth/code/link?token=t<x>",
+            10,
+        );
         assert!(m.subject.contains("123456") && m.subject.contains("Acme ID"));
         assert!(m.text.contains("123456") && m.text.contains("token=t<x>"));
         assert!(m.html.contains("#ffd60a") && m.html.contains("color:#000000"));
-        assert!(m.html.contains("token=t&lt;x&gt;"), "links are escaped in HTML");
+        assert!(
+            m.html.contains("token=t&lt;x&gt;"),
+            "links are escaped in HTML"
+        );
     }
 
     #[test]
