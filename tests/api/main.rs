@@ -1,4 +1,6 @@
 //! Portal's integration tests: one binary, each test against its own server and database.
 
 mod helpers;
+mod oidc;
 mod skeleton;
+mod smtp;
