@@ -1,7 +1,9 @@
 //! Mailer: owns Portal's outgoing mail transport (lettre).
 //!
-//! With `PORTAL_SMTP_URL` set it holds a pooled SMTP transport (rustls for `smtps://` and
-//! `?tls=required`); without it, a file transport that writes each message as an `.eml` file under
+//! With `PORTAL_SMTP_URL` set it holds an SMTP transport (rustls for `smtps://` and
+//! `?tls=required`), one connection per message: lettre's connection pool spawns tasks from its
+//! destructors, which panic when the actor is dropped as the runtime shuts down, and sign-in mail is
+//! too rare to need a pool; without it, a file transport that writes each message as an `.eml` file under
 //! `<data_dir>/mail/` and logs the message's link, so a demo works with no mail server. It turns a
 //! [`SendMail`] into one delivery attempt and answers with the outcome. It never decides what to say
 //! (views::email does) nor whom to tell (the auth flows and, later, invites do), and it never logs a

@@ -1,5 +1,7 @@
 //! Portal's integration tests: one binary, each test against its own server and database.
 
+mod auth_screens;
+mod authlib;
 mod helpers;
 mod oidc;
 mod skeleton;
