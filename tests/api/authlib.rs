@@ -8,10 +8,17 @@ async fn authlib_runs_the_whole_flow_from_discovery_to_logout() {
     let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
         return;
     };
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/authlib_flow.py");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/authlib_flow.py");
     let out = tokio::process::Command::new(python)
         .arg(script)
-        .args([app.base.as_str(), "demo-app", CLIENT_SECRET, "admin@acme.test", PASSWORD])
+        .args([
+            app.base.as_str(),
+            "demo-app",
+            CLIENT_SECRET,
+            "admin@acme.test",
+            PASSWORD,
+        ])
         .output()
         .await
         .expect("run the authlib flow");
@@ -27,7 +34,7 @@ async fn authlib_runs_the_whole_flow_from_discovery_to_logout() {
     assert_eq!(r["token_type"], "Bearer");
     let id = &r["id_token"];
     assert_eq!(id["iss"], app.base);
-    assert_eq!(id["aud"], "demo-app");
+    assert_eq!(id["aud"], serde_json::json!(["demo-app"]));
     assert_eq!(id["email"], "admin@acme.test");
     assert_eq!(id["email_verified"], true);
     assert_eq!(id["roles"], serde_json::json!(["admin"]));
@@ -40,6 +47,9 @@ async fn authlib_runs_the_whole_flow_from_discovery_to_logout() {
     assert_eq!(r["old_refresh"]["status"], 400);
     assert_eq!(r["old_refresh"]["error"], "invalid_grant");
     assert_eq!(r["logout"]["status"], 302);
-    assert_eq!(r["logout"]["location"], format!("{}/demo/?state=logout-state", app.base));
+    assert_eq!(
+        r["logout"]["location"],
+        format!("{}/demo/?state=logout-state", app.base)
+    );
     assert_eq!(r["after_logout"], "login_required");
 }

@@ -165,10 +165,7 @@ impl TestApp {
     }
 
     /// A running server whose settings `adjust` changes first (e.g. `smtp_url` pointing at a sink).
-    pub async fn spawn_with(
-        backend: Backend,
-        adjust: impl FnOnce(&mut Settings),
-    ) -> Option<Self> {
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Option<Self> {
         let db = TestDatabase::create(backend).await?;
         Some(Self::spawn_on_with(db, adjust).await)
     }

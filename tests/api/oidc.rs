@@ -95,10 +95,15 @@ pub async fn authorize(
 /// The code a redirect to the demo callback carries.
 pub fn code_in(res: &reqwest::Response) -> String {
     let to = location(res);
-    assert!(to.contains("/demo/callback"), "redirects to the client: {to}");
+    assert!(
+        to.contains("/demo/callback"),
+        "redirects to the client: {to}"
+    );
     let q = query_of(&to);
     assert_eq!(q.get("state").map(String::as_str), Some("st-1"));
-    q.get("code").cloned().unwrap_or_else(|| panic!("a code in {to}"))
+    q.get("code")
+        .cloned()
+        .unwrap_or_else(|| panic!("a code in {to}"))
 }
 
 /// Authorize → sign in as `email` → the code.
@@ -153,22 +158,37 @@ pub async fn refresh(app: &TestApp, token: &str) -> reqwest::Response {
 async fn error_of(res: reqwest::Response) -> (u16, String) {
     let status = res.status().as_u16();
     let body: Value = res.json().await.expect("RFC 6749 error JSON");
-    (status, body["error"].as_str().unwrap_or_default().to_string())
+    (
+        status,
+        body["error"].as_str().unwrap_or_default().to_string(),
+    )
 }
 
 /// Tokens with a refresh token for admin@acme.test.
 async fn offline_tokens(app: &TestApp, browser: &Browser) -> (Value, String) {
     let p = pkce();
-    let code = sign_in_for_code(app, browser, "admin@acme.test", "openid email offline_access", &p).await;
+    let code = sign_in_for_code(
+        app,
+        browser,
+        "admin@acme.test",
+        "openid email offline_access",
+        &p,
+    )
+    .await;
     let res = redeem(app, &code, &p.verifier).await;
     assert_eq!(res.status(), 200);
     let tokens: Value = res.json().await.expect("json");
-    assert!(tokens["refresh_token"].is_string(), "offline_access gives a refresh token: {tokens}");
+    assert!(
+        tokens["refresh_token"].is_string(),
+        "offline_access gives a refresh token: {tokens}"
+    );
     (tokens, code)
 }
 
 async fn discovery_advertises_what_is_implemented(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     let d: Value = app
         .http()
         .get(app.url("/.well-known/openid-configuration"))
@@ -188,7 +208,10 @@ async fn discovery_advertises_what_is_implemented(backend: Backend) {
     ] {
         assert_eq!(d[key], app.url(path), "{key}");
     }
-    assert_eq!(d["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+    assert_eq!(
+        d["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
     assert_eq!(
         d["grant_types_supported"],
         serde_json::json!(["authorization_code", "refresh_token", "client_credentials"])
@@ -196,10 +219,29 @@ async fn discovery_advertises_what_is_implemented(backend: Backend) {
     assert_eq!(d["backchannel_logout_supported"], true);
     assert_eq!(d["backchannel_logout_session_supported"], true);
     for scope in ["openid", "profile", "email", "offline_access"] {
-        assert!(d["scopes_supported"].as_array().expect("scopes").iter().any(|s| s == scope));
+        assert!(
+            d["scopes_supported"]
+                .as_array()
+                .expect("scopes")
+                .iter()
+                .any(|s| s == scope)
+        );
     }
-    for claim in ["sid", "auth_time", "oid", "roles", "permissions", "email_verified"] {
-        assert!(d["claims_supported"].as_array().expect("claims").iter().any(|c| c == claim));
+    for claim in [
+        "sid",
+        "auth_time",
+        "oid",
+        "roles",
+        "permissions",
+        "email_verified",
+    ] {
+        assert!(
+            d["claims_supported"]
+                .as_array()
+                .expect("claims")
+                .iter()
+                .any(|c| c == claim)
+        );
     }
     let jwks: Value = app
         .http()
@@ -214,7 +256,9 @@ async fn discovery_advertises_what_is_implemented(backend: Backend) {
 }
 
 async fn token_exchange_with_another_redirect_uri_is_refused(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     let browser = app.browser();
     let p = pkce();
     let code = sign_in_for_code(&app, &browser, "admin@acme.test", "openid", &p).await;
@@ -253,7 +297,11 @@ async fn register_public_client(app: &TestApp) -> String {
     redirect
 }
 
-async fn public_authorize(app: &TestApp, browser: &Browser, pkce_params: &[(&str, &str)]) -> reqwest::Response {
+async fn public_authorize(
+    app: &TestApp,
+    browser: &Browser,
+    pkce_params: &[(&str, &str)],
+) -> reqwest::Response {
     let redirect = app.url("/spa/callback");
     let mut q = vec![
         ("response_type", "code"),
@@ -273,7 +321,9 @@ async fn public_authorize(app: &TestApp, browser: &Browser, pkce_params: &[(&str
 }
 
 async fn public_client_without_pkce_is_refused_at_authorize(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     let redirect = register_public_client(&app).await;
     let res = public_authorize(&app, &app.browser(), &[]).await;
     assert_eq!(res.status(), 302);
@@ -282,17 +332,22 @@ async fn public_client_without_pkce_is_refused_at_authorize(backend: Backend) {
     let q = query_of(&to);
     assert_eq!(q["error"], "invalid_request");
     assert_eq!(q["state"], "spa-state");
-    assert!(q.get("code").is_none());
+    assert!(!q.contains_key("code"));
 }
 
 async fn public_client_with_plain_pkce_is_refused_at_authorize(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     register_public_client(&app).await;
     let verifier = "p".repeat(43);
     let res = public_authorize(
         &app,
         &app.browser(),
-        &[("code_challenge", &verifier), ("code_challenge_method", "plain")],
+        &[
+            ("code_challenge", &verifier),
+            ("code_challenge_method", "plain"),
+        ],
     )
     .await;
     let q = query_of(&location(&res));
@@ -301,18 +356,25 @@ async fn public_client_with_plain_pkce_is_refused_at_authorize(backend: Backend)
 }
 
 async fn public_client_with_pkce_gets_tokens_without_a_secret(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     let redirect = register_public_client(&app).await;
     let browser = app.browser();
     let p = pkce();
     let res = public_authorize(
         &app,
         &browser,
-        &[("code_challenge", &p.challenge), ("code_challenge_method", "S256")],
+        &[
+            ("code_challenge", &p.challenge),
+            ("code_challenge_method", "S256"),
+        ],
     )
     .await;
     let login = browser.abs(&location(&res));
-    let res = browser.submit_login(&login, "admin@acme.test", PASSWORD).await;
+    let res = browser
+        .submit_login(&login, "admin@acme.test", PASSWORD)
+        .await;
     let code = query_of(&location(&res))["code"].clone();
     let res = app
         .http()
@@ -333,7 +395,9 @@ async fn public_client_with_pkce_gets_tokens_without_a_secret(backend: Backend) 
 }
 
 async fn wrong_code_verifier_is_refused(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     let browser = app.browser();
     let p = pkce();
     let code = sign_in_for_code(&app, &browser, "admin@acme.test", "openid", &p).await;
@@ -345,7 +409,9 @@ async fn wrong_code_verifier_is_refused(backend: Backend) {
 }
 
 async fn expired_code_is_refused(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     let browser = app.browser();
     let p = pkce();
     let code = sign_in_for_code(&app, &browser, "admin@acme.test", "openid", &p).await;
@@ -358,38 +424,85 @@ async fn expired_code_is_refused(backend: Backend) {
     let res = redeem(&app, &code, &p.verifier).await;
     let status = res.status();
     let body: Value = res.json().await.expect("json");
-    assert_eq!((status.as_u16(), body["error"].as_str()), (400, Some("invalid_grant")));
-    assert!(body["error_description"].as_str().unwrap_or("").contains("expired"), "{body}");
+    assert_eq!(
+        (status.as_u16(), body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap_or("")
+            .contains("expired"),
+        "{body}"
+    );
 }
 
 async fn replayed_code_revokes_the_refresh_tokens_it_issued(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     let browser = app.browser();
     let p = pkce();
-    let code = sign_in_for_code(&app, &browser, "admin@acme.test", "openid offline_access", &p).await;
-    let first: Value = redeem(&app, &code, &p.verifier).await.json().await.expect("json");
-    let rt = first["refresh_token"].as_str().expect("refresh token").to_string();
+    let code = sign_in_for_code(
+        &app,
+        &browser,
+        "admin@acme.test",
+        "openid offline_access",
+        &p,
+    )
+    .await;
+    let first: Value = redeem(&app, &code, &p.verifier)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let rt = first["refresh_token"]
+        .as_str()
+        .expect("refresh token")
+        .to_string();
     let replay = redeem(&app, &code, &p.verifier).await;
     assert_eq!(error_of(replay).await, (400, "invalid_grant".into()));
     let res = refresh(&app, &rt).await;
-    assert_eq!(error_of(res).await, (400, "invalid_grant".into()), "the first redemption's refresh token is revoked");
+    assert_eq!(
+        error_of(res).await,
+        (400, "invalid_grant".into()),
+        "the first redemption's refresh token is revoked"
+    );
 }
 
 async fn refresh_rotates_and_the_old_token_is_refused(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     let browser = app.browser();
     let (tokens, _) = offline_tokens(&app, &browser).await;
     let old = tokens["refresh_token"].as_str().expect("rt");
     let res = refresh(&app, old).await;
     assert_eq!(res.status(), 200);
     let next: Value = res.json().await.expect("json");
-    let new = next["refresh_token"].as_str().expect("a rotated refresh token");
+    let new = next["refresh_token"]
+        .as_str()
+        .expect("a rotated refresh token");
     assert_ne!(new, old);
     assert!(next["access_token"].is_string() && next["id_token"].is_string());
     // The stored value is a hash, never the token.
-    let stored = refresh_token::Entity::find().all(app.conn()).await.expect("rows");
-    assert!(stored.iter().all(|r| r.token_hash != new && r.token_hash != old));
-    assert_eq!(stored.iter().map(|r| &r.family_id).collect::<std::collections::HashSet<_>>().len(), 1);
+    let stored = refresh_token::Entity::find()
+        .all(app.conn())
+        .await
+        .expect("rows");
+    assert!(
+        stored
+            .iter()
+            .all(|r| r.token_hash != new && r.token_hash != old)
+    );
+    assert_eq!(
+        stored
+            .iter()
+            .map(|r| &r.family_id)
+            .collect::<std::collections::HashSet<_>>()
+            .len(),
+        1
+    );
     let info = app
         .http()
         .get(app.url("/oauth/userinfo"))
@@ -399,38 +512,75 @@ async fn refresh_rotates_and_the_old_token_is_refused(backend: Backend) {
         .expect("userinfo");
     assert_eq!(info.status(), 200);
     let res = refresh(&app, old).await;
-    assert_eq!(error_of(res).await, (400, "invalid_grant".into()), "the old token is refused");
+    assert_eq!(
+        error_of(res).await,
+        (400, "invalid_grant".into()),
+        "the old token is refused"
+    );
 }
 
 async fn replayed_refresh_token_revokes_the_whole_family(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     let browser = app.browser();
     let (tokens, _) = offline_tokens(&app, &browser).await;
     let first = tokens["refresh_token"].as_str().expect("rt").to_string();
     let second: Value = refresh(&app, &first).await.json().await.expect("json");
     let second = second["refresh_token"].as_str().expect("rt").to_string();
     // An attacker replays the first token: the family dies, so the legitimate second one stops too.
-    assert_eq!(error_of(refresh(&app, &first).await).await, (400, "invalid_grant".into()));
-    assert_eq!(error_of(refresh(&app, &second).await).await, (400, "invalid_grant".into()));
-    let rows = refresh_token::Entity::find().all(app.conn()).await.expect("rows");
-    assert!(rows.iter().all(|r| r.revoked_at.is_some()), "every token of the family is revoked");
+    assert_eq!(
+        error_of(refresh(&app, &first).await).await,
+        (400, "invalid_grant".into())
+    );
+    assert_eq!(
+        error_of(refresh(&app, &second).await).await,
+        (400, "invalid_grant".into())
+    );
+    let rows = refresh_token::Entity::find()
+        .all(app.conn())
+        .await
+        .expect("rows");
+    assert!(
+        rows.iter().all(|r| r.revoked_at.is_some()),
+        "every token of the family is revoked"
+    );
 }
 
 async fn refresh_needs_offline_access(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     let browser = app.browser();
     let p = pkce();
     let code = sign_in_for_code(&app, &browser, "admin@acme.test", "openid email", &p).await;
-    let tokens: Value = redeem(&app, &code, &p.verifier).await.json().await.expect("json");
-    assert!(tokens.get("refresh_token").is_none(), "no offline_access, no refresh token: {tokens}");
-    assert_eq!(error_of(refresh(&app, "made-up").await).await, (400, "invalid_grant".into()));
+    let tokens: Value = redeem(&app, &code, &p.verifier)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        tokens.get("refresh_token").is_none(),
+        "no offline_access, no refresh token: {tokens}"
+    );
+    assert_eq!(
+        error_of(refresh(&app, "made-up").await).await,
+        (400, "invalid_grant".into())
+    );
 }
 
 async fn refresh_stops_when_the_session_ends(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     let browser = app.browser();
     let (tokens, _) = offline_tokens(&app, &browser).await;
-    let page = browser.get("/oidc/logout").await.text().await.expect("page");
+    let page = browser
+        .get("/oidc/logout")
+        .await
+        .text()
+        .await
+        .expect("page");
     let csrf = form_value(&page, "csrf").expect("csrf");
     let res = browser.post_form("/oidc/logout", &[("csrf", &csrf)]).await;
     assert_eq!(res.status(), 303);
@@ -439,8 +589,17 @@ async fn refresh_stops_when_the_session_ends(backend: Backend) {
 }
 
 async fn prompt_none_without_session_returns_login_required(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
-    let res = authorize(&app, &app.browser(), "openid", &pkce(), &[("prompt", "none")]).await;
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let res = authorize(
+        &app,
+        &app.browser(),
+        "openid",
+        &pkce(),
+        &[("prompt", "none")],
+    )
+    .await;
     assert_eq!(res.status(), 302);
     let q = query_of(&location(&res));
     assert_eq!(q["error"], "login_required");
@@ -449,7 +608,9 @@ async fn prompt_none_without_session_returns_login_required(backend: Backend) {
 }
 
 async fn prompt_none_with_session_returns_a_code(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     let browser = app.browser();
     sign_in_for_code(&app, &browser, "admin@acme.test", "openid", &pkce()).await;
     let p = pkce();
@@ -459,13 +620,21 @@ async fn prompt_none_with_session_returns_a_code(backend: Backend) {
 }
 
 async fn prompt_login_forces_a_fresh_sign_in(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     let browser = app.browser();
     sign_in_for_code(&app, &browser, "admin@acme.test", "openid", &pkce()).await;
     let res = authorize(&app, &browser, "openid", &pkce(), &[("prompt", "login")]).await;
-    assert!(location(&res).starts_with("/a/auth/login?request="), "{}", location(&res));
+    assert!(
+        location(&res).starts_with("/a/auth/login?request="),
+        "{}",
+        location(&res)
+    );
     // Signing in again replaces the old session.
-    let res = browser.submit_login(&browser.abs(&location(&res)), "admin@acme.test", PASSWORD).await;
+    let res = browser
+        .submit_login(&browser.abs(&location(&res)), "admin@acme.test", PASSWORD)
+        .await;
     code_in(&res);
     let live = portal::db::entities::session::Entity::find()
         .filter(portal::db::entities::session::Column::RevokedAt.is_null())
@@ -476,7 +645,9 @@ async fn prompt_login_forces_a_fresh_sign_in(backend: Backend) {
 }
 
 async fn max_age_zero_forces_a_fresh_sign_in(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     let browser = app.browser();
     sign_in_for_code(&app, &browser, "admin@acme.test", "openid", &pkce()).await;
     // Sessions older than max_age seconds need a new sign-in; age 0 is always too old a moment later.
@@ -494,7 +665,9 @@ async fn max_age_zero_forces_a_fresh_sign_in(backend: Backend) {
 }
 
 async fn prompt_create_opens_signup_and_login_hint_prefills_the_email(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     let browser = app.browser();
     let res = authorize(
         &app,
@@ -507,16 +680,39 @@ async fn prompt_create_opens_signup_and_login_hint_prefills_the_email(backend: B
     let to = location(&res);
     assert!(to.starts_with("/a/auth/signup?request="), "{to}");
     let page = browser.get(&to).await.text().await.expect("page");
-    assert_eq!(input_value(&page, "email").as_deref(), Some("newbie@example.com"));
-    let res = authorize(&app, &browser, "openid", &pkce(), &[("login_hint", "admin@acme.test")]).await;
-    let page = browser.get(&location(&res)).await.text().await.expect("page");
-    assert_eq!(input_value(&page, "email").as_deref(), Some("admin@acme.test"));
+    assert_eq!(
+        input_value(&page, "email").as_deref(),
+        Some("newbie@example.com")
+    );
+    let res = authorize(
+        &app,
+        &browser,
+        "openid",
+        &pkce(),
+        &[("login_hint", "admin@acme.test")],
+    )
+    .await;
+    let page = browser
+        .get(&location(&res))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert_eq!(
+        input_value(&page, "email").as_deref(),
+        Some("admin@acme.test")
+    );
 }
 
 async fn authorize_errors_go_back_to_the_client_with_state(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     for (extra, error) in [
-        (vec![("response_type", "token")], "unsupported_response_type"),
+        (
+            vec![("response_type", "token")],
+            "unsupported_response_type",
+        ),
         (vec![("prompt", "bogus")], "invalid_request"),
         (vec![("max_age", "soon")], "invalid_request"),
     ] {
@@ -535,7 +731,13 @@ async fn authorize_errors_go_back_to_the_client_with_state(backend: Backend) {
             q.retain(|(key, _)| *key != k);
             q.push((k, v));
         }
-        let res = app.http().get(app.url("/oauth/authorize")).query(&q).send().await.expect("authorize");
+        let res = app
+            .http()
+            .get(app.url("/oauth/authorize"))
+            .query(&q)
+            .send()
+            .await
+            .expect("authorize");
         assert_eq!(res.status(), 302);
         let back = query_of(&location(&res));
         assert_eq!(back["error"], error);
@@ -544,18 +746,31 @@ async fn authorize_errors_go_back_to_the_client_with_state(backend: Backend) {
 }
 
 async fn organization_id_selects_the_org_and_non_members_are_denied(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     let acme = app.org_id("Acme").await;
     let globex = app.org_id("Globex").await;
     let browser = app.browser();
     sign_in_for_code(&app, &browser, "admin@acme.test", "openid", &pkce()).await;
-    let res = authorize(&app, &browser, "openid", &pkce(), &[("organization_id", &globex)]).await;
+    let res = authorize(
+        &app,
+        &browser,
+        "openid",
+        &pkce(),
+        &[("organization_id", &globex)],
+    )
+    .await;
     let q = query_of(&location(&res));
     assert_eq!(q["error"], "access_denied");
     assert_eq!(q["state"], "st-1");
     let p = pkce();
     let res = authorize(&app, &browser, "openid", &p, &[("organization_id", &acme)]).await;
-    let tokens: Value = redeem(&app, &code_in(&res), &p.verifier).await.json().await.expect("json");
+    let tokens: Value = redeem(&app, &code_in(&res), &p.verifier)
+        .await
+        .json()
+        .await
+        .expect("json");
     let claims = jwt_claims(tokens["id_token"].as_str().expect("id_token"));
     assert_eq!(claims["oid"], acme);
 }
@@ -575,7 +790,9 @@ pub fn jwt_claims(token: &str) -> Value {
 }
 
 async fn user_of_several_orgs_picks_one_before_the_code(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     let globex = app.org_id("Globex").await;
     let res = app
         .add_member(&globex, serde_json::json!({ "email": "admin@acme.test", "name": "Ada Admin", "role": "member" }))
@@ -584,34 +801,62 @@ async fn user_of_several_orgs_picks_one_before_the_code(backend: Backend) {
     let browser = app.browser();
     let p = pkce();
     let res = authorize(&app, &browser, "openid", &p, &[]).await;
-    let res = browser.submit_login(&browser.abs(&location(&res)), "admin@acme.test", PASSWORD).await;
+    let res = browser
+        .submit_login(&browser.abs(&location(&res)), "admin@acme.test", PASSWORD)
+        .await;
     let picker = location(&res);
-    assert!(picker.starts_with("/a/auth/organization?request="), "{picker}");
+    assert!(
+        picker.starts_with("/a/auth/organization?request="),
+        "{picker}"
+    );
     let page = browser.get(&picker).await.text().await.expect("picker");
-    assert!(page.contains("Acme") && page.contains("Globex"), "both orgs are offered");
+    assert!(
+        page.contains("Acme") && page.contains("Globex"),
+        "both orgs are offered"
+    );
     let csrf = form_value(&page, "csrf").expect("csrf");
     let request = form_value(&page, "request").expect("request");
     // Without the CSRF token the choice is refused.
     let res = browser
-        .post_form("/a/auth/organization", &[("organization_id", &globex), ("request", &request)])
+        .post_form(
+            "/a/auth/organization",
+            &[("organization_id", &globex), ("request", &request)],
+        )
         .await;
     assert_eq!(res.status(), 403);
     let res = browser
-        .post_form("/a/auth/organization", &[("csrf", &csrf), ("organization_id", &globex), ("request", &request)])
+        .post_form(
+            "/a/auth/organization",
+            &[
+                ("csrf", &csrf),
+                ("organization_id", &globex),
+                ("request", &request),
+            ],
+        )
         .await;
     assert_eq!(res.status(), 303);
-    let tokens: Value = redeem(&app, &code_in(&res), &p.verifier).await.json().await.expect("json");
+    let tokens: Value = redeem(&app, &code_in(&res), &p.verifier)
+        .await
+        .json()
+        .await
+        .expect("json");
     let claims = jwt_claims(tokens["id_token"].as_str().expect("id_token"));
     assert_eq!(claims["oid"], globex);
     assert_eq!(claims["roles"], serde_json::json!(["member"]));
 }
 
 async fn client_secret_post_works_and_a_wrong_secret_is_refused(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     let res = app
         .http()
         .post(app.url("/oauth/token"))
-        .form(&[("grant_type", "client_credentials"), ("client_id", "demo-app"), ("client_secret", CLIENT_SECRET)])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "demo-app"),
+            ("client_secret", CLIENT_SECRET),
+        ])
         .send()
         .await
         .expect("token");
@@ -619,7 +864,11 @@ async fn client_secret_post_works_and_a_wrong_secret_is_refused(backend: Backend
     let res = app
         .http()
         .post(app.url("/oauth/token"))
-        .form(&[("grant_type", "client_credentials"), ("client_id", "demo-app"), ("client_secret", "nope")])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "demo-app"),
+            ("client_secret", "nope"),
+        ])
         .send()
         .await
         .expect("token");
@@ -627,17 +876,26 @@ async fn client_secret_post_works_and_a_wrong_secret_is_refused(backend: Backend
 }
 
 async fn logout_with_a_valid_hint_signs_out_and_returns_with_state(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     let browser = app.browser();
     let p = pkce();
     let code = sign_in_for_code(&app, &browser, "admin@acme.test", "openid", &p).await;
-    let tokens: Value = redeem(&app, &code, &p.verifier).await.json().await.expect("json");
+    let tokens: Value = redeem(&app, &code, &p.verifier)
+        .await
+        .json()
+        .await
+        .expect("json");
     let back = app.url("/demo/");
     let res = browser
         .client
         .get(app.url("/oidc/logout"))
         .query(&[
-            ("id_token_hint", tokens["id_token"].as_str().expect("id_token")),
+            (
+                "id_token_hint",
+                tokens["id_token"].as_str().expect("id_token"),
+            ),
             ("post_logout_redirect_uri", &back),
             ("state", "bye"),
         ])
@@ -647,22 +905,37 @@ async fn logout_with_a_valid_hint_signs_out_and_returns_with_state(backend: Back
     assert_eq!(res.status(), 302);
     assert_eq!(location(&res), format!("{back}?state=bye"));
     let res = authorize(&app, &browser, "openid", &pkce(), &[("prompt", "none")]).await;
-    assert_eq!(query_of(&location(&res))["error"], "login_required", "the session ended");
+    assert_eq!(
+        query_of(&location(&res))["error"],
+        "login_required",
+        "the session ended"
+    );
 }
 
 async fn logout_without_a_hint_asks_first(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     let browser = app.browser();
     sign_in_for_code(&app, &browser, "admin@acme.test", "openid", &pkce()).await;
     let back = app.url("/demo/");
     let res = browser
         .client
         .get(app.url("/oidc/logout"))
-        .query(&[("client_id", "demo-app"), ("post_logout_redirect_uri", back.as_str()), ("state", "s2"), ("id_token_hint", "not-a-token")])
+        .query(&[
+            ("client_id", "demo-app"),
+            ("post_logout_redirect_uri", back.as_str()),
+            ("state", "s2"),
+            ("id_token_hint", "not-a-token"),
+        ])
         .send()
         .await
         .expect("logout");
-    assert_eq!(res.status(), 200, "a confirmation page, not a silent sign-out");
+    assert_eq!(
+        res.status(),
+        200,
+        "a confirmation page, not a silent sign-out"
+    );
     let page = res.text().await.expect("page");
     let res = authorize(&app, &browser, "openid", &pkce(), &[("prompt", "none")]).await;
     assert!(location(&res).contains("code="), "still signed in");
@@ -670,7 +943,12 @@ async fn logout_without_a_hint_asks_first(backend: Backend) {
     let res = browser
         .post_form(
             "/oidc/logout",
-            &[("csrf", &csrf), ("client_id", "demo-app"), ("post_logout_redirect_uri", &back), ("state", "s2")],
+            &[
+                ("csrf", &csrf),
+                ("client_id", "demo-app"),
+                ("post_logout_redirect_uri", &back),
+                ("state", "s2"),
+            ],
         )
         .await;
     assert_eq!(res.status(), 303);
@@ -680,16 +958,29 @@ async fn logout_without_a_hint_asks_first(backend: Backend) {
 }
 
 async fn logout_to_an_unregistered_uri_is_refused(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     let browser = app.browser();
     let p = pkce();
     let code = sign_in_for_code(&app, &browser, "admin@acme.test", "openid", &p).await;
-    let tokens: Value = redeem(&app, &code, &p.verifier).await.json().await.expect("json");
-    for uri in ["https://evil.example/", &app.url("/demo/callback"), &app.url("/demo")] {
+    let tokens: Value = redeem(&app, &code, &p.verifier)
+        .await
+        .json()
+        .await
+        .expect("json");
+    for uri in [
+        "https://evil.example/",
+        &app.url("/demo/callback"),
+        &app.url("/demo"),
+    ] {
         let res = browser
             .client
             .get(app.url("/oidc/logout"))
-            .query(&[("id_token_hint", tokens["id_token"].as_str().expect("id")), ("post_logout_redirect_uri", uri)])
+            .query(&[
+                ("id_token_hint", tokens["id_token"].as_str().expect("id")),
+                ("post_logout_redirect_uri", uri),
+            ])
             .send()
             .await
             .expect("logout");
@@ -697,55 +988,102 @@ async fn logout_to_an_unregistered_uri_is_refused(backend: Backend) {
         assert!(res.headers().get("location").is_none());
     }
     let res = authorize(&app, &browser, "openid", &pkce(), &[("prompt", "none")]).await;
-    assert!(location(&res).contains("code="), "a refused logout signs nobody out");
+    assert!(
+        location(&res).contains("code="),
+        "a refused logout signs nobody out"
+    );
 }
 
 async fn key_rotation_publishes_first_and_retires_after_tokens_expire(backend: Backend) {
     use portal::actors::key_manager::KeyManager;
     use portal::keys::{PUBLISH_DELAY_MS, Rotation};
-    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     let state = &app.app_state;
     let old_kid = state.keys.active().kid().to_string();
     let jwks_kids = |app: &TestApp| {
         let app_url = app.url("/.well-known/jwks.json");
         let http = app.http();
         async move {
-            let jwks: Value = http.get(app_url).send().await.expect("jwks").json().await.expect("json");
-            jwks["keys"].as_array().expect("keys").iter().map(|k| k["kid"].as_str().unwrap_or("").to_string()).collect::<Vec<_>>()
+            let jwks: Value = http
+                .get(app_url)
+                .send()
+                .await
+                .expect("jwks")
+                .json()
+                .await
+                .expect("json");
+            jwks["keys"]
+                .as_array()
+                .expect("keys")
+                .iter()
+                .map(|k| k["kid"].as_str().unwrap_or("").to_string())
+                .collect::<Vec<_>>()
         }
     };
     let old_token = app.api_token().await;
 
-    let Rotation::Published { kid: new_kid, signs_from } = portal::keys::rotate(&state.db).await.expect("rotate") else {
+    let Rotation::Published {
+        kid: new_kid,
+        signs_from,
+    } = portal::keys::rotate(&state.db).await.expect("rotate")
+    else {
         panic!("a fresh environment has no pending key");
     };
-    assert!(matches!(portal::keys::rotate(&state.db).await.expect("rotate"), Rotation::AlreadyPending { .. }));
-    KeyManager::try_run_once(&state.db, &state.keys, db::now_ms()).await.expect("maintain");
+    assert!(matches!(
+        portal::keys::rotate(&state.db).await.expect("rotate"),
+        Rotation::AlreadyPending { .. }
+    ));
+    KeyManager::try_run_once(&state.db, &state.keys, db::now_ms())
+        .await
+        .expect("maintain");
     let kids = jwks_kids(&app).await;
-    assert!(kids.contains(&old_kid) && kids.contains(&new_kid), "the new key is published at once: {kids:?}");
+    assert!(
+        kids.contains(&old_kid) && kids.contains(&new_kid),
+        "the new key is published at once: {kids:?}"
+    );
     let token = app.api_token().await;
     assert_eq!(jwt_header_kid(&token), old_kid, "but it does not sign yet");
 
     // After the publish delay the next key signs and the old one is retired, still published.
     let later = signs_from.max(db::now_ms() + PUBLISH_DELAY_MS);
-    let done = KeyManager::try_run_once(&state.db, &state.keys, later).await.expect("maintain");
+    let done = KeyManager::try_run_once(&state.db, &state.keys, later)
+        .await
+        .expect("maintain");
     assert_eq!(done.promoted.as_deref(), Some(new_kid.as_str()));
     let token = app.api_token().await;
     assert_eq!(jwt_header_kid(&token), new_kid);
-    assert!(jwks_kids(&app).await.contains(&old_kid), "the old key stays for its tokens");
-    let res = app.http().get(app.url("/api/v1/organizations")).bearer_auth(&old_token).send().await.expect("api");
-    assert_eq!(res.status(), 200, "tokens signed by the retired key still verify");
+    assert!(
+        jwks_kids(&app).await.contains(&old_kid),
+        "the old key stays for its tokens"
+    );
+    let res = app
+        .http()
+        .get(app.url("/api/v1/organizations"))
+        .bearer_auth(&old_token)
+        .send()
+        .await
+        .expect("api");
+    assert_eq!(
+        res.status(),
+        200,
+        "tokens signed by the retired key still verify"
+    );
 
     // Once every token it signed has expired, the old key is dropped.
     let env = db::environment::get(app.conn()).await.expect("env");
     let longest = db::environment::TokenLifetimes::of(&env).longest_signed_ms();
-    let done = KeyManager::try_run_once(&state.db, &state.keys, later + longest + 1).await.expect("maintain");
+    let done = KeyManager::try_run_once(&state.db, &state.keys, later + longest + 1)
+        .await
+        .expect("maintain");
     assert_eq!(done.dropped, 1);
     assert_eq!(jwks_kids(&app).await, vec![new_kid]);
 }
 
 fn jwt_header_kid(token: &str) -> String {
     let header = token.split('.').next().expect("header");
-    let v: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).expect("b64")).expect("json");
+    let v: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).expect("b64")).expect("json");
     v["kid"].as_str().expect("kid").to_string()
 }

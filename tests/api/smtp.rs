@@ -82,7 +82,8 @@ impl SmtpSink {
 
     async fn start_with(args: &[&str]) -> Option<Self> {
         let python = python()?;
-        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_sink.py");
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_sink.py");
         let mut child = tokio::process::Command::new(python)
             .arg(script)
             .args(args)
