@@ -259,6 +259,32 @@ mod tests {
     }
 
     #[test]
+    fn mail_settings_are_read_and_checked() {
+        let mut s = Settings::default();
+        s.apply_env(env(&[
+            ("PORTAL_SMTP_URL", "smtps://me:pw@mail.example.com"),
+            ("PORTAL_MAIL_FROM", "Acme <id@acme.test>"),
+        ]));
+        assert_eq!(
+            s.smtp_url.as_deref(),
+            Some("smtps://me:pw@mail.example.com")
+        );
+        s.validate().unwrap();
+        for bad in ["http://mail.example.com", "mail.example.com:25"] {
+            let s = Settings {
+                smtp_url: Some(bad.into()),
+                ..Settings::default()
+            };
+            assert!(s.validate().is_err(), "{bad}");
+        }
+        let s = Settings {
+            mail_from: "not a mailbox".into(),
+            ..Settings::default()
+        };
+        assert!(s.validate().is_err());
+    }
+
+    #[test]
     fn bad_values_are_reported() {
         let s = Settings {
             listen: "nope".into(),

@@ -52,6 +52,7 @@ pub async fn send_sign_in_code(
         .await?
         .filter(|u| !u.disabled)
     else {
+        store_decoy(state, db::one_time_codes::SIGN_IN, email).await?;
         return Ok(Sent::Sent);
     };
     let code = new_code();
@@ -74,6 +75,31 @@ pub async fn send_sign_in_code(
     let mail = views::email::sign_in_code(&brand, &code, &link, CODE_TTL_MS / 60_000);
     send_mail(state, email, mail, Some(link));
     Ok(Sent::Sent)
+}
+
+/// Stores a code nobody receives for an address that gets no mail (no account at sign-in, an
+/// existing account at sign-up). Guesses at it are then counted and cut off after five exactly as
+/// for a real code, so the attempt limit does not tell which addresses have accounts. It signs
+/// nobody in: it names no user and carries no pending account.
+pub async fn store_decoy(
+    state: &AppState,
+    purpose: &'static str,
+    email: &EmailAddress,
+) -> anyhow::Result<()> {
+    db::one_time_codes::create(
+        state.db.conn(),
+        db::one_time_codes::NewCode {
+            purpose,
+            email: email.as_str(),
+            user_id: None,
+            code: Some(&new_code()),
+            link_token: None,
+            data: None,
+            ttl_ms: CODE_TTL_MS,
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// The result of checking a typed code.

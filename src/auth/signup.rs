@@ -61,6 +61,7 @@ pub async fn start(
         let reset = state.url(&format!("/a/auth/forgot{query}"));
         let mail = views::email::already_registered(&brand, &sign_in, &reset);
         send_mail(state, email, mail, Some(sign_in));
+        codes::store_decoy(state, db::one_time_codes::VERIFY_EMAIL, email).await?;
         return Ok(Sent::Sent);
     }
     let code = codes::new_code();
@@ -107,8 +108,14 @@ pub async fn finish(
             CodeCheck::Valid(row) => row,
             refused => return Ok(Finished::Refused(refused)),
         };
-    let pending: Pending = serde_json::from_str(row.data.as_deref().unwrap_or(""))
-        .context("a sign-up code has no pending account")?;
+    // A decoy (see `codes::store_decoy`) has no pending account: it creates nothing.
+    let Some(pending) = row
+        .data
+        .as_deref()
+        .and_then(|d| serde_json::from_str::<Pending>(d).ok())
+    else {
+        return Ok(Finished::Refused(CodeCheck::Wrong));
+    };
     match create_account(state, email, &pending.name, pending.password_hash).await? {
         Some(user) => Ok(Finished::Created(user, pending.next)),
         None => Ok(Finished::AlreadyRegistered),

@@ -130,13 +130,3 @@ pub async fn spend(db: &impl Conn, id: &str) -> anyhow::Result<bool> {
         .context("failed to use up a one-time code")?;
     Ok(res.rows_affected == 1)
 }
-
-/// Drops codes that expired more than a day ago.
-pub async fn delete_expired(db: &impl Conn, now: i64) -> anyhow::Result<u64> {
-    let res = one_time_code::Entity::delete_many()
-        .filter(one_time_code::Column::ExpiresAt.lt(now - 24 * 3600 * 1000))
-        .exec(db)
-        .await
-        .context("failed to delete expired codes")?;
-    Ok(res.rows_affected)
-}

@@ -137,15 +137,6 @@ pub async fn hit(db: &Db, key: &str, policy: &Policy, now: i64) -> anyhow::Resul
     Ok(wait)
 }
 
-/// Forgets a key's counters (e.g. after an operator unblocks an account).
-pub async fn clear(db: &impl Conn, key: &str) -> anyhow::Result<()> {
-    rate_limit::Entity::delete_by_id(key)
-        .exec(db)
-        .await
-        .context("failed to clear a rate limit")?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -152,17 +152,3 @@ pub async fn revoke_all_for_user(
         .context("failed to revoke sessions")?;
     Ok(res.rows_affected)
 }
-
-/// Live sessions of a user.
-pub async fn live_for_user(db: &impl Conn, user_id: &str) -> anyhow::Result<Vec<Session>> {
-    let now = now_ms();
-    Ok(session::Entity::find()
-        .filter(session::Column::UserId.eq(user_id))
-        .filter(session::Column::RevokedAt.is_null())
-        .all(db)
-        .await
-        .context("failed to load sessions")?
-        .into_iter()
-        .filter(|s| is_live(s, now))
-        .collect())
-}

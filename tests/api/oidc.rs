@@ -34,6 +34,8 @@ on_both_backends!(
     authorize_errors_go_back_to_the_client_with_state,
     organization_id_selects_the_org_and_non_members_are_denied,
     user_of_several_orgs_picks_one_before_the_code,
+    several_orgs_and_prompt_none_without_a_choice_is_interaction_required,
+    refresh_may_narrow_the_scope_but_never_widen_it,
     client_secret_post_works_and_a_wrong_secret_is_refused,
     logout_with_a_valid_hint_signs_out_and_returns_with_state,
     logout_without_a_hint_asks_first,
@@ -843,6 +845,98 @@ async fn user_of_several_orgs_picks_one_before_the_code(backend: Backend) {
     let claims = jwt_claims(tokens["id_token"].as_str().expect("id_token"));
     assert_eq!(claims["oid"], globex);
     assert_eq!(claims["roles"], serde_json::json!(["member"]));
+    // The choice sticks to the session; switching later goes through organization_id.
+    let p = pkce();
+    let res = authorize(&app, &browser, "openid", &p, &[]).await;
+    let tokens: Value = redeem(&app, &code_in(&res), &p.verifier)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        jwt_claims(tokens["id_token"].as_str().expect("id"))["oid"],
+        globex
+    );
+    let acme = app.org_id("Acme").await;
+    let p = pkce();
+    let res = authorize(&app, &browser, "openid", &p, &[("organization_id", &acme)]).await;
+    let tokens: Value = redeem(&app, &code_in(&res), &p.verifier)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let claims = jwt_claims(tokens["id_token"].as_str().expect("id"));
+    assert_eq!(claims["oid"], acme);
+    assert_eq!(claims["roles"], serde_json::json!(["admin"]));
+}
+
+async fn several_orgs_and_prompt_none_without_a_choice_is_interaction_required(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let globex = app.org_id("Globex").await;
+    app.add_member(
+        &globex,
+        serde_json::json!({ "email": "admin@acme.test", "name": "Ada", "role": "member" }),
+    )
+    .await;
+    let browser = app.browser();
+    let res = browser
+        .submit_login(&app.url("/a/auth/login"), "admin@acme.test", PASSWORD)
+        .await;
+    assert!(
+        location(&res).starts_with("/a/auth/organization?return_to="),
+        "{}",
+        location(&res)
+    );
+    // The widgets also ask for the choice first.
+    let res = browser.get("/ui/organization/members").await;
+    assert_eq!(res.status(), 303);
+    assert!(
+        location(&res).starts_with("/a/auth/organization?return_to="),
+        "{}",
+        location(&res)
+    );
+    let res = authorize(&app, &browser, "openid", &pkce(), &[("prompt", "none")]).await;
+    let q = query_of(&location(&res));
+    assert_eq!(q["error"], "interaction_required");
+    assert_eq!(q["state"], "st-1");
+}
+
+async fn refresh_may_narrow_the_scope_but_never_widen_it(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let browser = app.browser();
+    let (tokens, _) = offline_tokens(&app, &browser).await;
+    let rt = tokens["refresh_token"].as_str().expect("rt");
+    let wider = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", rt),
+        ("scope", "openid email profile offline_access"),
+    ];
+    assert_eq!(
+        error_of(token_request(&app, &wider).await).await,
+        (400, "invalid_scope".into())
+    );
+    let narrower = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", rt),
+        ("scope", "openid offline_access"),
+    ];
+    let res = token_request(&app, &narrower).await;
+    assert_eq!(res.status(), 200);
+    let narrowed: Value = res.json().await.expect("json");
+    assert_eq!(narrowed["scope"], "openid offline_access");
+    let claims = jwt_claims(narrowed["id_token"].as_str().expect("id_token"));
+    assert!(
+        claims.get("email").is_none(),
+        "the narrowed scope drops the email claim"
+    );
+    assert_eq!(
+        claims["auth_time"],
+        jwt_claims(tokens["id_token"].as_str().expect("id"))["auth_time"]
+    );
 }
 
 async fn client_secret_post_works_and_a_wrong_secret_is_refused(backend: Backend) {

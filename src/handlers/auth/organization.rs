@@ -88,10 +88,16 @@ async fn picker_page(
     let request_id = request.as_ref().map(|r| r.id.as_str());
     let return_to = q.return_to.as_deref().and_then(safe_return_path);
     let Some(viewer) = viewer(&req, &state).await? else {
-        return Ok(see_other(&format!(
-            "/a/auth/login{}",
-            carry(request_id, return_to)
-        )));
+        // A pending request signs in on Portal's own screen; otherwise the environment decides where
+        // sign-in starts (its initiate-login URI).
+        let location = match request_id {
+            Some(_) => format!("/a/auth/login{}", carry(request_id, return_to)),
+            None => {
+                let target = format!("/a/auth/organization{}", carry(None, return_to));
+                crate::principal::login_location(&state, &target).await
+            }
+        };
+        return Ok(see_other(&location));
     };
     render_picker(
         &req,
