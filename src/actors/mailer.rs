@@ -118,7 +118,8 @@ impl Handler<SendMail> for Mailer {
 
     fn handle(&mut self, msg: SendMail, _ctx: &mut Self::Context) -> Self::Result {
         let mail = msg.build(&self.from);
-        let subject = msg.subject.clone();
+        // Subjects may carry a code, so logs name only the recipient's domain.
+        let domain = msg.to.domain().as_str().to_string();
         match &self.transport {
             Transport::Smtp(smtp) => {
                 let smtp = smtp.clone();
@@ -132,7 +133,7 @@ impl Handler<SendMail> for Mailer {
                         Err(e) => Err(e),
                     };
                     if let Err(err) = &result {
-                        tracing::warn!(subject, error = %err, "mail was not sent");
+                        tracing::warn!(to_domain = domain, error = %err, "mail was not sent");
                     }
                     result
                 })
@@ -151,7 +152,7 @@ impl Handler<SendMail> for Mailer {
                     let path = dir.join(format!("{id}.eml"));
                     // No mail server: say where the message is and what it links to.
                     tracing::info!(
-                        subject,
+                        to_domain = domain,
                         file = %path.display(),
                         link = msg.link.as_deref().unwrap_or("-"),
                         "mail written to a file (no SMTP server configured)"
