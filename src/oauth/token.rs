@@ -215,7 +215,7 @@ async fn authorization_code(
     let grant = UserGrant {
         scope: &code.scope,
         nonce: code.nonce.as_deref(),
-        family_id: None,
+        rotates: None,
         auth_code_hash: &code_hash,
     };
     user_tokens(state, client, &subject, grant).await
@@ -225,8 +225,8 @@ async fn authorization_code(
 struct UserGrant<'a> {
     scope: &'a str,
     nonce: Option<&'a str>,
-    /// The refresh token family to continue; a new one when `None`.
-    family_id: Option<&'a str>,
+    /// The refresh token this grant spends (its family continues); a new family when `None`.
+    rotates: Option<&'a db::refresh_tokens::RefreshToken>,
     auth_code_hash: &'a str,
 }
 
@@ -255,17 +255,29 @@ async fn user_tokens(
     } else {
         None
     };
-    let refresh_token =
-        if has_scope(grant.scope, "offline_access") && client.allows_grant("refresh_token") {
-            let token = crypto::random_token(32);
+    let issue_refresh =
+        has_scope(grant.scope, "offline_access") && client.allows_grant("refresh_token");
+    let refresh_token = issue_refresh.then(|| crypto::random_token(32));
+    // Spending the presented token and storing its successor happen in one short transaction (the
+    // tokens above are signed before it), so a rotation never loses the family half-way.
+    if grant.rotates.is_some() || refresh_token.is_some() {
+        let tx = state.db.begin_write().await?;
+        if let Some(spent) = grant.rotates
+            && !db::refresh_tokens::spend(&tx, &spent.id).await?
+        {
+            // Another request spent it a moment ago: the same token was presented twice.
+            tx.rollback().await.map_err(anyhow::Error::from)?;
+            return reused(state, &spent.family_id).await;
+        }
+        if let Some(token) = &refresh_token {
             let family = grant
-                .family_id
-                .map(str::to_string)
+                .rotates
+                .map(|t| t.family_id.clone())
                 .unwrap_or_else(db::refresh_tokens::new_family_id);
             db::refresh_tokens::create(
-                conn,
+                &tx,
                 db::refresh_tokens::NewRefreshToken {
-                    token_hash: crypto::token_hash(&token),
+                    token_hash: crypto::token_hash(token),
                     family_id: &family,
                     client_id: &client.id,
                     session_id: Some(&subject.session_id),
@@ -278,10 +290,9 @@ async fn user_tokens(
                 },
             )
             .await?;
-            Some(token)
-        } else {
-            None
-        };
+        }
+        tx.commit().await.map_err(anyhow::Error::from)?;
+    }
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
@@ -290,6 +301,19 @@ async fn user_tokens(
         refresh_token,
         scope: grant.scope.to_string(),
     })
+}
+
+/// A used refresh token came back: revoke its whole family (RFC 9700 §4.14.2).
+async fn reused(state: &AppState, family: &str) -> Result<TokenResponse, OAuthError> {
+    let revoked = db::refresh_tokens::revoke_family(state.db.conn(), family).await?;
+    tracing::warn!(
+        family,
+        revoked,
+        "refresh token reused; the family is revoked"
+    );
+    Err(OAuthError::invalid_grant(
+        "The refresh token was already used; every token of this sign-in is now revoked.",
+    ))
 }
 
 /// The refresh grant (RFC 6749 §6): only for grants with `offline_access`, only while the sign-in
@@ -314,19 +338,8 @@ async fn refresh(
     if token.revoked_at.is_some() {
         return Err(OAuthError::invalid_grant("The refresh token was revoked."));
     }
-    let reuse = |family: String| async move {
-        let revoked = db::refresh_tokens::revoke_family(conn, &family).await?;
-        tracing::warn!(
-            family,
-            revoked,
-            "refresh token reused; the family is revoked"
-        );
-        Err::<TokenResponse, _>(OAuthError::invalid_grant(
-            "The refresh token was already used; every token of this sign-in is now revoked.",
-        ))
-    };
     if token.used_at.is_some() {
-        return reuse(token.family_id).await;
+        return reused(state, &token.family_id).await;
     }
     if token.expires_at <= db::now_ms() {
         return Err(OAuthError::invalid_grant("The refresh token has expired."));
@@ -365,10 +378,6 @@ async fn refresh(
         db::refresh_tokens::revoke_family(conn, &token.family_id).await?;
         return Err(OAuthError::invalid_grant("The sign-in session has ended."));
     };
-    if !db::refresh_tokens::spend(conn, &token.id).await? {
-        // Another request spent it a moment ago: the same token was presented twice.
-        return reuse(token.family_id).await;
-    }
     let subject = load_subject(
         state,
         &token.user_id,
@@ -381,7 +390,7 @@ async fn refresh(
     let grant = UserGrant {
         scope: &scope,
         nonce: None,
-        family_id: Some(&token.family_id),
+        rotates: Some(&token),
         auth_code_hash: token.auth_code_hash.as_deref().unwrap_or(""),
     };
     user_tokens(state, client, &subject, grant).await

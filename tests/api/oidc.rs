@@ -25,6 +25,7 @@ on_both_backends!(
     refresh_rotates_and_the_old_token_is_refused,
     replayed_refresh_token_revokes_the_whole_family,
     refresh_needs_offline_access,
+    the_same_refresh_token_twice_at_once_is_a_reuse,
     refresh_stops_when_the_session_ends,
     prompt_none_without_session_returns_login_required,
     prompt_none_with_session_returns_a_code,
@@ -547,6 +548,27 @@ async fn replayed_refresh_token_revokes_the_whole_family(backend: Backend) {
         rows.iter().all(|r| r.revoked_at.is_some()),
         "every token of the family is revoked"
     );
+}
+
+async fn the_same_refresh_token_twice_at_once_is_a_reuse(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let browser = app.browser();
+    let (tokens, _) = offline_tokens(&app, &browser).await;
+    let rt = tokens["refresh_token"].as_str().expect("rt");
+    let (a, b) = futures_util::join!(refresh(&app, rt), refresh(&app, rt));
+    let statuses = [a.status().as_u16(), b.status().as_u16()];
+    assert!(
+        statuses.contains(&400),
+        "at most one use wins: {statuses:?}"
+    );
+    // Whichever won, the family is gone: the reuse revoked the winner's new token too.
+    let rows = refresh_token::Entity::find()
+        .all(app.conn())
+        .await
+        .expect("rows");
+    assert!(rows.iter().all(|r| r.revoked_at.is_some()), "{rows:?}");
 }
 
 async fn refresh_needs_offline_access(backend: Backend) {
