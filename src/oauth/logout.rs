@@ -122,3 +122,22 @@ pub async fn end_hinted_session(state: &AppState, hint: &Hint) -> anyhow::Result
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Logout;
+
+    #[test]
+    fn destination_carries_state_to_the_registered_uri_only() {
+        let mut l = Logout::default();
+        assert_eq!(l.destination(), "/a/auth/login?signed_out=1");
+        l.state = Some("a b".into());
+        assert_eq!(
+            l.destination(),
+            "/a/auth/login?signed_out=1",
+            "no URI, no state"
+        );
+        l.post_logout_redirect_uri = Some("https://app.example/bye?x=1".into());
+        assert_eq!(l.destination(), "https://app.example/bye?x=1&state=a+b");
+    }
+}

@@ -42,6 +42,8 @@ on_both_backends!(
     logout_without_a_hint_asks_first,
     logout_to_an_unregistered_uri_is_refused,
     key_rotation_publishes_first_and_retires_after_tokens_expire,
+    a_rotation_on_one_node_reaches_another_on_its_next_reload,
+    token_lifetimes_follow_the_environment,
 );
 
 pub struct Pkce {
@@ -1202,4 +1204,115 @@ fn jwt_header_kid(token: &str) -> String {
     let v: Value =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).expect("b64")).expect("json");
     v["kid"].as_str().expect("kid").to_string()
+}
+
+async fn a_rotation_on_one_node_reaches_another_on_its_next_reload(backend: Backend) {
+    use portal::actors::key_manager::KeyManager;
+    use portal::keys::{PUBLISH_DELAY_MS, Rotation};
+    let Some(a) = TestApp::spawn(backend).await else {
+        return;
+    };
+    // A second node on the same database.
+    let b = portal::startup::Application::build(a.settings.clone())
+        .await
+        .expect("second node builds");
+    let b_state = b.state().clone();
+    let b_base = b.public_url().as_str().trim_end_matches('/').to_string();
+    let b_handle = b.server_handle();
+    actix_web::rt::spawn(b.run_until_stopped());
+    let old = a.app_state.keys.active().kid().to_string();
+    assert_eq!(
+        b_state.keys.active().kid(),
+        old,
+        "both nodes start on the same key"
+    );
+
+    let Rotation::Published { kid, signs_from } =
+        portal::keys::rotate(&a.app_state.db).await.expect("rotate")
+    else {
+        panic!("no key was pending");
+    };
+    let later = signs_from.max(db::now_ms() + PUBLISH_DELAY_MS);
+    KeyManager::try_run_once(&a.app_state.db, &a.app_state.keys, later)
+        .await
+        .expect("node a");
+    assert_eq!(a.app_state.keys.active().kid(), kid);
+    assert_eq!(
+        b_state.keys.active().kid(),
+        old,
+        "node b signs with the old key until it reloads"
+    );
+    let from_b = b_state
+        .keys
+        .sign_jwt("at+jwt", &serde_json::json!({ "sub": "x" }))
+        .expect("sign");
+    a.app_state
+        .keys
+        .verify_jwt(&from_b, "at+jwt")
+        .expect("node a still verifies node b's tokens");
+
+    KeyManager::try_run_once(&b_state.db, &b_state.keys, db::now_ms())
+        .await
+        .expect("node b");
+    assert_eq!(
+        b_state.keys.active().kid(),
+        kid,
+        "after its reload node b signs with the new key"
+    );
+    let jwks: Value = a
+        .http()
+        .get(format!("{b_base}/.well-known/jwks.json"))
+        .send()
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("json");
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter_map(|k| k["kid"].as_str())
+        .collect();
+    assert!(
+        kids.contains(&old.as_str()) && kids.contains(&kid.as_str()),
+        "{kids:?}"
+    );
+    drop(b_handle.stop(false));
+}
+
+async fn token_lifetimes_follow_the_environment(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let lifetimes = db::environment::TokenLifetimes {
+        id_token_secs: 120,
+        access_token_secs: 60,
+        refresh_token_secs: 600,
+    };
+    db::environment::set_token_lifetimes(app.conn(), lifetimes)
+        .await
+        .expect("set lifetimes");
+    let browser = app.browser();
+    let (tokens, _) = offline_tokens(&app, &browser).await;
+    assert_eq!(tokens["expires_in"], 60);
+    let access = jwt_claims(tokens["access_token"].as_str().expect("at"));
+    assert_eq!(
+        access["exp"].as_i64().expect("exp") - access["iat"].as_i64().expect("iat"),
+        60
+    );
+    let id = jwt_claims(tokens["id_token"].as_str().expect("id"));
+    assert_eq!(
+        id["exp"].as_i64().expect("exp") - id["iat"].as_i64().expect("iat"),
+        120
+    );
+    let rows = refresh_token::Entity::find()
+        .all(app.conn())
+        .await
+        .expect("rows");
+    let ttl = rows[0].expires_at - rows[0].created_at;
+    assert!(
+        (599_000..=600_000).contains(&ttl),
+        "refresh token lives 600 s, got {ttl} ms"
+    );
 }
