@@ -219,10 +219,7 @@ struct LinkQuery {
     token: String,
 }
 
-fn link_invalid(
-    req: &HttpRequest,
-    state: &AppState,
-) -> impl Future<Output = Result<HttpResponse, PageError>> {
+async fn link_invalid(req: &HttpRequest, state: &AppState) -> Result<HttpResponse, PageError> {
     render(req, state, StatusCode::BAD_REQUEST, |brand, _| {
         views::auth::notice(
             brand,
@@ -232,6 +229,7 @@ fn link_invalid(
             true,
         )
     })
+    .await
 }
 
 /// The magic link's landing page: asks for one click, so link scanners sign nobody in. Public.
