@@ -293,6 +293,14 @@ pub async fn rotate(db: &Db) -> anyhow::Result<Rotation> {
     }
     let kid = crate::domain::ids::new_id(crate::domain::ids::KEY);
     let pem = tokio::task::spawn_blocking(generate_rsa_key).await??;
+    if !db::keys::has_active(db.conn()).await? {
+        // Nothing signs yet (Portal never started on this database): the new key signs at once.
+        db::keys::insert(db.conn(), &kid, pem, db::keys::ACTIVE).await?;
+        return Ok(Rotation::Published {
+            kid,
+            signs_from: db::now_ms(),
+        });
+    }
     db::keys::insert(db.conn(), &kid, pem, db::keys::NEXT).await?;
     let created = db::keys::next_keys(db.conn())
         .await?
