@@ -21,37 +21,24 @@ pub struct Cli {
 pub enum Command {
     /// Run the server.
     Serve(ServeArgs),
+    /// Manage the token signing keys.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Measure throughput on this machine (use a release build).
+    Bench {
+        #[command(subcommand)]
+        target: BenchTarget,
+    },
     /// Manage the database schema.
     Migrate {
         #[command(subcommand)]
         action: MigrateAction,
         #[command(flatten)]
         common: CommonArgs,
-    },
-    /// Measure throughput (run in release builds).
-    Bench {
-        #[command(subcommand)]
-        bench: BenchCommand,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum BenchCommand {
-    /// Webhook deliveries per second to a loopback receiver, through the real fan-out and
-    /// dispatcher, on a scratch SQLite database (or `--database-url`).
-    Webhooks {
-        #[arg(long, default_value_t = 5000)]
-        events: u64,
-        /// Organizations the events are spread over (deliveries of one organization go in order,
-        /// one at a time per endpoint).
-        #[arg(long, default_value_t = 16)]
-        organizations: u64,
-        #[arg(long, default_value_t = 1)]
-        endpoints: u64,
-        #[arg(long, default_value_t = 16)]
-        concurrency: usize,
-        #[arg(long, value_name = "URL")]
-        database_url: Option<String>,
     },
 }
 
@@ -78,6 +65,23 @@ pub struct ServeArgs {
 }
 
 #[derive(Debug, Clone, Copy, Subcommand)]
+pub enum KeysAction {
+    /// Publish a new signing key now; it starts signing after the publish delay (10 minutes), and
+    /// the current key is retired once every token it signed has expired.
+    Rotate,
+    /// List the stored keys and their status.
+    List,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum BenchTarget {
+    /// client_credentials and refresh grants, password logins and bare argon2 verifications per second.
+    Auth(crate::bench::auth::BenchArgs),
+    /// Webhook deliveries per second to a loopback receiver, through the real fan-out and dispatcher.
+    Webhooks(crate::bench::webhooks::WebhookBench),
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
 pub enum MigrateAction {
     /// Apply all pending migrations.
     Up,
@@ -99,24 +103,28 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             crate::telemetry::init(&settings.log);
             actix_web::rt::System::new().block_on(serve(settings))
         }
+        Command::Keys { action, common } => {
+            let settings = Settings::load(&Overrides {
+                config_file: common.config,
+                data_dir: common.data_dir,
+                ..Overrides::default()
+            })?;
+            crate::telemetry::init(&settings.log);
+            actix_web::rt::System::new().block_on(keys(settings, action))
+        }
         Command::Bench {
-            bench:
-                BenchCommand::Webhooks {
-                    events,
-                    organizations,
-                    endpoints,
-                    concurrency,
-                    database_url,
-                },
-        } => actix_web::rt::System::new().block_on(crate::bench::webhooks(
-            crate::bench::WebhookBench {
-                events,
-                organizations,
-                endpoints,
-                concurrency,
-                database_url,
-            },
-        )),
+            target: BenchTarget::Auth(args),
+        } => {
+            crate::telemetry::init("warn");
+            startup::install_crypto_provider();
+            actix_web::rt::System::new().block_on(crate::bench::auth::run(args))
+        }
+        Command::Bench {
+            target: BenchTarget::Webhooks(args),
+        } => {
+            crate::telemetry::init("warn");
+            actix_web::rt::System::new().block_on(crate::bench::webhooks::run(args))
+        }
         Command::Migrate { action, common } => {
             let settings = Settings::load(&Overrides {
                 config_file: common.config,
@@ -154,6 +162,39 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         handle.stop(true).await;
     });
     app.run_until_stopped().await?;
+    Ok(())
+}
+
+async fn keys(settings: Settings, action: KeysAction) -> anyhow::Result<()> {
+    let db = Db::connect(&settings.effective_database_url()).await?;
+    db.migrate_up().await?;
+    crate::db::environment::ensure_default(db.conn()).await?;
+    let when = |ms: i64| crate::db::events::rfc3339(ms);
+    match action {
+        KeysAction::Rotate => match crate::keys::rotate(&db).await? {
+            crate::keys::Rotation::Published { kid, signs_from } => println!(
+                "published signing key {kid}; it signs from {} (every running node picks it up within a minute)",
+                when(signs_from)
+            ),
+            crate::keys::Rotation::AlreadyPending { kid, signs_from } => println!(
+                "key {kid} from an earlier rotation is still waiting; it signs from {}",
+                when(signs_from)
+            ),
+        },
+        KeysAction::List => {
+            for k in crate::db::keys::all(db.conn()).await? {
+                println!(
+                    "{:<40} {:<8} created {}  activated {}  retire at {}",
+                    k.kid,
+                    k.status,
+                    when(k.created_at),
+                    k.activated_at.map(when).unwrap_or_else(|| "-".into()),
+                    k.retire_at.map(when).unwrap_or_else(|| "-".into()),
+                );
+            }
+        }
+    }
+    db.close().await;
     Ok(())
 }
 

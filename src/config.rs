@@ -11,6 +11,8 @@
 //! | `demo_password`   | `PORTAL_DEMO_PASSWORD`                       | generated, printed at start  |
 //! | `demo_client_secret` | `PORTAL_DEMO_CLIENT_SECRET`               | generated, printed at start  |
 //! | `log`             | `PORTAL_LOG`                                 | `info,sqlx=warn`             |
+//! | `smtp_url`        | `PORTAL_SMTP_URL`                            | none: mail is written as `.eml` under `<data_dir>/mail/` |
+//! | `mail_from`       | `PORTAL_MAIL_FROM`                           | `Portal <portal@localhost>`  |
 //! | `encryption_key`  | `PORTAL_ENCRYPTION_KEY` (base64, 32 bytes)   | generated into the database  |
 //! | `webhooks.allow_hosts` | `PORTAL_WEBHOOK_ALLOW_HOSTS` (hosts, IPs, CIDRs, comma-separated) | none |
 //! | `webhooks.concurrency` | `PORTAL_WEBHOOK_CONCURRENCY`            | `16` attempts in flight per node |
@@ -42,6 +44,12 @@ pub struct Settings {
     pub log: String,
     /// HTTP worker threads; 0 means one per core.
     pub workers: usize,
+    /// Outgoing mail: `smtp://[user:pass@]host[:port]` (plain; add `?tls=required` for STARTTLS) or
+    /// `smtps://…` (TLS from the first byte). Unset: messages are written as `.eml` files under
+    /// `<data_dir>/mail/` and their links are logged, so the demo works offline.
+    pub smtp_url: Option<String>,
+    /// The sender of Portal's mail.
+    pub mail_from: String,
     /// Base64 of 32 bytes: the key that seals stored secrets (webhook signing secrets). Unset: one is
     /// generated once and kept in the database.
     pub encryption_key: Option<String>,
@@ -86,6 +94,8 @@ impl Default for Settings {
             demo_client_secret: None,
             log: "info,sqlx=warn".into(),
             workers: 0,
+            smtp_url: None,
+            mail_from: "Portal <portal@localhost>".into(),
             encryption_key: None,
             webhooks: WebhookSettings::default(),
         }
@@ -156,6 +166,12 @@ impl Settings {
         if let Some(v) = set("PORTAL_WORKERS").and_then(|v| v.parse().ok()) {
             self.workers = v;
         }
+        if let Some(v) = set("PORTAL_SMTP_URL") {
+            self.smtp_url = Some(v);
+        }
+        if let Some(v) = set("PORTAL_MAIL_FROM") {
+            self.mail_from = v;
+        }
         if let Some(v) = set("PORTAL_ENCRYPTION_KEY") {
             self.encryption_key = Some(v);
         }
@@ -186,6 +202,20 @@ impl Settings {
             && pw.chars().count() < 12
         {
             bail!("PORTAL_DEMO_PASSWORD must be at least 12 characters");
+        }
+        if let Some(url) = &self.smtp_url {
+            let parsed = Url::parse(url).map_err(|_| {
+                anyhow::anyhow!("PORTAL_SMTP_URL is not a URL (expected smtp://host:port)")
+            })?;
+            if !matches!(parsed.scheme(), "smtp" | "smtps") || parsed.host().is_none() {
+                bail!("PORTAL_SMTP_URL must be smtp://host[:port] or smtps://host[:port]");
+            }
+        }
+        if self.mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            bail!(
+                "PORTAL_MAIL_FROM {:?} is not a mailbox such as \"Portal <portal@example.com>\"",
+                self.mail_from
+            );
         }
         if let Some(key) = &self.encryption_key {
             crate::sealing::DataKey::from_base64(key)?;
@@ -290,6 +320,32 @@ mod tests {
         assert!(toml::from_str::<Settings>("listen = \"127.0.0.1:1\"\nlisten_port = 3").is_err());
         let s: Settings = toml::from_str("listen = \"127.0.0.1:9\"\ndemo = true").unwrap();
         assert!(s.demo);
+    }
+
+    #[test]
+    fn mail_settings_are_read_and_checked() {
+        let mut s = Settings::default();
+        s.apply_env(env(&[
+            ("PORTAL_SMTP_URL", "smtps://me:pw@mail.example.com"),
+            ("PORTAL_MAIL_FROM", "Acme <id@acme.test>"),
+        ]));
+        assert_eq!(
+            s.smtp_url.as_deref(),
+            Some("smtps://me:pw@mail.example.com")
+        );
+        s.validate().unwrap();
+        for bad in ["http://mail.example.com", "mail.example.com:25"] {
+            let s = Settings {
+                smtp_url: Some(bad.into()),
+                ..Settings::default()
+            };
+            assert!(s.validate().is_err(), "{bad}");
+        }
+        let s = Settings {
+            mail_from: "not a mailbox".into(),
+            ..Settings::default()
+        };
+        assert!(s.validate().is_err());
     }
 
     #[test]

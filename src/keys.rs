@@ -188,6 +188,32 @@ impl KeyStore {
     /// Verifies a compact JWS signed by one of our published keys and returns its claims. Checks only
     /// the signature and header; the caller checks the claims.
     pub fn verify_jwt(&self, token: &str, typ: &str) -> Result<serde_json::Value, TokenError> {
+        self.verify_with(token, |t| t == Some(typ))
+    }
+
+    /// Verifies an ID token of ours (no `typ` header, or `JWT`) and returns its claims; the caller
+    /// checks them. Used for `id_token_hint`, which may be expired.
+    pub fn verify_id_token(&self, token: &str) -> Result<serde_json::Value, TokenError> {
+        self.verify_with(token, |t| t.is_none_or(|t| t.eq_ignore_ascii_case("JWT")))
+    }
+
+    /// The key ids in the JWKS, oldest first.
+    pub fn published_kids(&self) -> Vec<String> {
+        self.current()
+            .published
+            .iter()
+            .filter_map(|k| {
+                use openidconnect::JsonWebKey;
+                k.key_id().map(|id| id.as_str().to_string())
+            })
+            .collect()
+    }
+
+    fn verify_with(
+        &self,
+        token: &str,
+        typ_ok: impl Fn(Option<&str>) -> bool,
+    ) -> Result<serde_json::Value, TokenError> {
         let mut parts = token.split('.');
         let (Some(h), Some(p), Some(s), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -195,7 +221,7 @@ impl KeyStore {
             return Err(TokenError::Malformed);
         };
         let header: serde_json::Value = decode_json(h)?;
-        if header["alg"] != "RS256" || header["typ"] != typ {
+        if header["alg"] != "RS256" || !typ_ok(header.get("typ").and_then(|t| t.as_str())) {
             return Err(TokenError::Malformed);
         }
         let kid = header["kid"].as_str().ok_or(TokenError::Malformed)?;
@@ -238,6 +264,91 @@ pub enum TokenError {
     Expired,
     #[error("the token is not valid here")]
     WrongAudience,
+}
+
+/// How long a new key is published before it signs. Longer than the JWKS cache lifetime
+/// (`Cache-Control: max-age=300` on `/.well-known/jwks.json`) plus a reload interval, so every
+/// verifier has fetched the key before the first token it signs.
+pub const PUBLISH_DELAY_MS: i64 = 10 * 60 * 1000;
+/// How often each node re-reads the keys, so nodes converge after a rotation elsewhere.
+pub const RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// What `portal keys rotate` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// A new key is published and starts signing at `signs_from` (ms).
+    Published { kid: String, signs_from: i64 },
+    /// A key from an earlier rotation is still waiting for its publish delay.
+    AlreadyPending { kid: String, signs_from: i64 },
+}
+
+/// Starts a rotation: a new `next` key, published at once, signing after [`PUBLISH_DELAY_MS`].
+pub async fn rotate(db: &Db) -> anyhow::Result<Rotation> {
+    maintain(db, db::now_ms()).await?;
+    if let Some(pending) = db::keys::next_keys(db.conn()).await?.into_iter().last() {
+        return Ok(Rotation::AlreadyPending {
+            signs_from: pending.created_at + PUBLISH_DELAY_MS,
+            kid: pending.kid,
+        });
+    }
+    let kid = crate::domain::ids::new_id(crate::domain::ids::KEY);
+    let pem = tokio::task::spawn_blocking(generate_rsa_key).await??;
+    if !db::keys::has_active(db.conn()).await? {
+        // Nothing signs yet (Portal never started on this database): the new key signs at once.
+        db::keys::insert(db.conn(), &kid, pem, db::keys::ACTIVE).await?;
+        return Ok(Rotation::Published {
+            kid,
+            signs_from: db::now_ms(),
+        });
+    }
+    db::keys::insert(db.conn(), &kid, pem, db::keys::NEXT).await?;
+    let created = db::keys::next_keys(db.conn())
+        .await?
+        .into_iter()
+        .find(|k| k.kid == kid)
+        .map(|k| k.created_at)
+        .unwrap_or_else(db::now_ms);
+    Ok(Rotation::Published {
+        kid,
+        signs_from: created + PUBLISH_DELAY_MS,
+    })
+}
+
+/// What one maintenance pass changed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Maintenance {
+    /// The key that became active.
+    pub promoted: Option<String>,
+    /// Retired keys deleted because every token they signed has expired.
+    pub dropped: u64,
+}
+
+/// Promotes a `next` key whose publish delay has passed (retiring the active key for the longest
+/// token lifetime) and deletes retired keys past `retire_at`. Safe on several nodes at once: the
+/// promotion is a conditional update in one transaction. `now` is a parameter so tests can step
+/// time instead of waiting.
+pub async fn maintain(db: &Db, now: i64) -> anyhow::Result<Maintenance> {
+    let mut out = Maintenance::default();
+    let due = db::keys::next_keys(db.conn())
+        .await?
+        .into_iter()
+        .rfind(|k| k.created_at + PUBLISH_DELAY_MS <= now);
+    if let Some(key) = due {
+        let env = db::environment::get(db.conn()).await?;
+        let lifetimes = db::environment::TokenLifetimes::of(&env);
+        let tx = db.begin_write().await?;
+        let promoted =
+            db::keys::promote(&tx, &key.kid, now + lifetimes.longest_signed_ms()).await?;
+        tx.commit()
+            .await
+            .context("failed to commit a key promotion")?;
+        if promoted {
+            tracing::info!(kid = key.kid, "signing key promoted to active");
+            out.promoted = Some(key.kid);
+        }
+    }
+    out.dropped = db::keys::delete_retired_before(db.conn(), now).await?;
+    Ok(out)
 }
 
 /// A short fingerprint for logs that must not show a key or token.

@@ -150,6 +150,20 @@ impl FromRequest for Viewer {
                 None => None,
             };
             match viewer {
+                // A user of several organizations who has not picked one yet picks first.
+                Some(viewer)
+                    if viewer.session.organization_id.is_none()
+                        && crate::oauth::authorize::needs_org_choice(
+                            &state,
+                            None,
+                            &viewer.session,
+                        )
+                        .await? =>
+                {
+                    Err(PageError::LoginRequired {
+                        location: format!("/a/auth/organization?return_to={}", urlencode(&target)),
+                    })
+                }
                 Some(viewer) => Ok(viewer),
                 None => Err(PageError::LoginRequired {
                     location: login_location(&state, &target).await,

@@ -1,6 +1,8 @@
 //! Building and running the server: connect, migrate, seed, load keys, bind, start the actors, serve.
 
 use crate::actors::event_hub::EventHub;
+use crate::actors::key_manager::KeyManager;
+use crate::actors::mailer::Mailer;
 use crate::actors::org_registry::OrgRegistry;
 use crate::actors::outbox_relay::{Listen, OutboxRelay, OutboxSignal};
 use crate::actors::webhook_dispatcher::WebhookDispatcher;
@@ -63,6 +65,8 @@ impl Application {
                 .decode(cookie_key)
                 .context("stored cookie key is not base64")?,
         );
+        // A key rotated while no node ran is promoted before the first token is signed.
+        crate::keys::maintain(&db, db::now_ms()).await?;
         let keys = KeyStore::load(&db).await?;
         tracing::info!(kid = keys.active().kid(), "token signing key loaded");
 
@@ -87,6 +91,11 @@ impl Application {
         let outbox = OutboxSignal::new(relay.clone().recipient());
         let orgs = OrgRegistry::new(db.clone(), outbox.clone()).start();
         tracing::info!(from_seq = last_seq, "event hub and outbox relay started");
+        let mailer = Mailer::from_settings(&settings)?;
+        tracing::info!(transport = mailer.describe(), "mailer started");
+        let mailer = mailer.start();
+        KeyManager::new(db.clone(), keys.clone()).start();
+        tracing::info!("signing key maintenance started");
 
         // Webhooks: the data key before any secret is sealed or opened; the dispatcher before the
         // fan-out that wakes it; the fan-out's cursor before the fan-out, which then hears of local
@@ -115,6 +124,7 @@ impl Application {
             orgs,
             outbox,
             webhooks,
+            mailer,
         };
         let demo_app = demo.as_ref().map(|c| {
             web::Data::new(DemoApp {

@@ -1,6 +1,7 @@
 //! What every handler can reach: the database, keys, the actors, and settings resolved at start-up.
 
 use crate::actors::event_hub::EventHub;
+use crate::actors::mailer::Mailer;
 use crate::actors::org_registry::OrgRegistry;
 use crate::actors::outbox_relay::OutboxSignal;
 use crate::config::Settings;
@@ -26,6 +27,8 @@ pub struct AppState {
     pub outbox: OutboxSignal,
     /// Webhook keys, rules and the dispatcher's wake-up.
     pub webhooks: crate::webhooks::WebhookContext,
+    /// Sends Portal's mail (SMTP, or `.eml` files without a server).
+    pub mailer: Addr<Mailer>,
 }
 
 impl AppState {

@@ -11,6 +11,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod columns;
 mod m20261203_000001_create_schema;
+mod m20261203_000002_add_token_indexes;
 mod m20261203_000004_extend_webhooks;
 
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![
             Box::new(m20261203_000001_create_schema::Migration),
+            Box::new(m20261203_000002_add_token_indexes::Migration),
             Box::new(m20261203_000004_extend_webhooks::Migration),
         ]
     }

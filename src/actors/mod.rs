@@ -2,6 +2,8 @@
 //! `startup::Application::build`).
 
 pub mod event_hub;
+pub mod key_manager;
+pub mod mailer;
 pub mod org;
 pub mod org_registry;
 pub mod outbox_relay;

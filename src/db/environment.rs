@@ -76,3 +76,43 @@ pub async fn set_initiate_login_uri(db: &impl Conn, uri: Option<String>) -> anyh
         .context("failed to update the initiate-login URI")?;
     Ok(())
 }
+
+/// Token lifetimes of the environment, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenLifetimes {
+    pub id_token_secs: i32,
+    pub access_token_secs: i32,
+    pub refresh_token_secs: i32,
+}
+
+impl TokenLifetimes {
+    pub fn of(env: &Environment) -> Self {
+        Self {
+            id_token_secs: env.id_token_ttl_secs,
+            access_token_secs: env.access_token_ttl_secs,
+            refresh_token_secs: env.refresh_token_ttl_secs,
+        }
+    }
+
+    /// The longest a signed token (ID or access token) stays valid: how long a retired signing key
+    /// must stay published. Refresh tokens are opaque and need no key.
+    pub fn longest_signed_ms(&self) -> i64 {
+        i64::from(self.id_token_secs.max(self.access_token_secs)) * 1000
+    }
+}
+
+pub async fn set_token_lifetimes(db: &impl Conn, t: TokenLifetimes) -> anyhow::Result<()> {
+    let row = environment::ActiveModel {
+        id: Set(DEFAULT_ENVIRONMENT.into()),
+        id_token_ttl_secs: Set(t.id_token_secs),
+        access_token_ttl_secs: Set(t.access_token_secs),
+        refresh_token_ttl_secs: Set(t.refresh_token_secs),
+        updated_at: Set(now_ms()),
+        ..Default::default()
+    };
+    environment::Entity::update(row)
+        .exec(db)
+        .await
+        .context("failed to update token lifetimes")?;
+    Ok(())
+}

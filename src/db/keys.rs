@@ -3,6 +3,7 @@
 use super::entities::signing_key;
 use super::{Conn, now_ms};
 use anyhow::Context;
+use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 pub type StoredKey = signing_key::Model;
@@ -54,4 +55,60 @@ pub async fn has_active(db: &impl Conn) -> anyhow::Result<bool> {
         .one(db)
         .await?
         .is_some())
+}
+
+/// Every stored key, oldest first (for `portal keys list`).
+pub async fn all(db: &impl Conn) -> anyhow::Result<Vec<StoredKey>> {
+    signing_key::Entity::find()
+        .order_by_asc(signing_key::Column::CreatedAt)
+        .all(db)
+        .await
+        .context("failed to load signing keys")
+}
+
+/// Keys waiting to be promoted, oldest first.
+pub async fn next_keys(db: &impl Conn) -> anyhow::Result<Vec<StoredKey>> {
+    signing_key::Entity::find()
+        .filter(signing_key::Column::Status.eq(NEXT))
+        .order_by_asc(signing_key::Column::CreatedAt)
+        .all(db)
+        .await
+        .context("failed to load signing keys")
+}
+
+/// Makes `kid` (a `next` key) the active key and retires the active one until `retire_at`. Returns
+/// false when another node promoted it first. Call inside a write transaction.
+pub async fn promote(db: &impl Conn, kid: &str, retire_at: i64) -> anyhow::Result<bool> {
+    let now = now_ms();
+    let promoted = signing_key::Entity::update_many()
+        .col_expr(signing_key::Column::Status, Expr::value(ACTIVE))
+        .col_expr(signing_key::Column::ActivatedAt, Expr::value(now))
+        .filter(signing_key::Column::Kid.eq(kid))
+        .filter(signing_key::Column::Status.eq(NEXT))
+        .exec(db)
+        .await
+        .context("failed to promote a signing key")?;
+    if promoted.rows_affected != 1 {
+        return Ok(false);
+    }
+    signing_key::Entity::update_many()
+        .col_expr(signing_key::Column::Status, Expr::value(RETIRED))
+        .col_expr(signing_key::Column::RetireAt, Expr::value(retire_at))
+        .filter(signing_key::Column::Status.eq(ACTIVE))
+        .filter(signing_key::Column::Kid.ne(kid))
+        .exec(db)
+        .await
+        .context("failed to retire the previous signing key")?;
+    Ok(true)
+}
+
+/// Deletes retired keys whose tokens have all expired. Returns how many.
+pub async fn delete_retired_before(db: &impl Conn, now: i64) -> anyhow::Result<u64> {
+    let res = signing_key::Entity::delete_many()
+        .filter(signing_key::Column::Status.eq(RETIRED))
+        .filter(signing_key::Column::RetireAt.lte(now))
+        .exec(db)
+        .await
+        .context("failed to delete retired signing keys")?;
+    Ok(res.rows_affected)
 }

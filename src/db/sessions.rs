@@ -129,3 +129,26 @@ pub async fn revoke(db: &impl Conn, session_id: &str, reason: &str) -> anyhow::R
         .context("failed to revoke session")?;
     Ok(res.rows_affected == 1)
 }
+
+/// Ends every live session of a user. Returns how many were live.
+pub async fn revoke_all_for_user(
+    db: &impl Conn,
+    user_id: &str,
+    reason: &str,
+) -> anyhow::Result<u64> {
+    let res = session::Entity::update_many()
+        .col_expr(
+            session::Column::RevokedAt,
+            sea_orm::sea_query::Expr::value(now_ms()),
+        )
+        .col_expr(
+            session::Column::RevokeReason,
+            sea_orm::sea_query::Expr::value(reason),
+        )
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(db)
+        .await
+        .context("failed to revoke sessions")?;
+    Ok(res.rows_affected)
+}

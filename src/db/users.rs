@@ -69,6 +69,41 @@ pub async fn set_password_hash(db: &impl Conn, user_id: &str, hash: String) -> a
     Ok(())
 }
 
+/// Sets a new password and marks the address verified (a reset link proves the mailbox).
+pub async fn reset_password(db: &impl Conn, user_id: &str, hash: String) -> anyhow::Result<()> {
+    let row = user::ActiveModel {
+        id: Set(user_id.into()),
+        password_hash: Set(Some(hash)),
+        email_verified: Set(true),
+        updated_at: Set(now_ms()),
+        ..Default::default()
+    };
+    user::Entity::update(row)
+        .exec(db)
+        .await
+        .context("failed to reset password")?;
+    Ok(())
+}
+
+/// Marks the user's address verified (they proved they read its mail).
+pub async fn mark_email_verified(db: &impl Conn, user_id: &str) -> anyhow::Result<()> {
+    user::Entity::update_many()
+        .col_expr(
+            user::Column::EmailVerified,
+            sea_orm::sea_query::Expr::value(true),
+        )
+        .col_expr(
+            user::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(now_ms()),
+        )
+        .filter(user::Column::Id.eq(user_id))
+        .filter(user::Column::EmailVerified.eq(false))
+        .exec(db)
+        .await
+        .context("failed to mark the email verified")?;
+    Ok(())
+}
+
 /// Splits a display name into given and family names on the last space ("Ann Marie Lee" → "Ann Marie",
 /// "Lee"). A single word is a given name.
 pub fn split_name(name: &str) -> (Option<String>, Option<String>) {

@@ -4,12 +4,14 @@
 mod domain_name;
 mod email;
 pub mod ids;
+mod password;
 mod permission;
 mod redirect_uri;
 mod role_name;
 
 pub use domain_name::DomainName;
 pub use email::EmailAddress;
+pub use password::NewPassword;
 pub use permission::{Feature, Permission, PermissionSet};
 pub use redirect_uri::RedirectUri;
 pub use role_name::RoleName;

@@ -174,7 +174,14 @@ async fn callback(
     }
     let email = claims["email"].as_str().unwrap_or("").to_string();
     let pretty = serde_json::to_string_pretty(&claims).unwrap_or_default();
-    let mut res = html(views::demo::signed_in(&brand, &pretty, &email));
+    // RP-initiated logout: the hint signs out at once and Portal returns to the demo app.
+    let sign_out = format!(
+        "/oidc/logout?id_token_hint={}&post_logout_redirect_uri={}&state={}",
+        urlencode(&tokens.id_token),
+        urlencode(&state.url("/demo/")),
+        urlencode(&crypto::random_token(8)),
+    );
+    let mut res = html(views::demo::signed_in(&brand, &pretty, &email, &sign_out));
     res.add_cookie(&clear).map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(res)
 }

@@ -5,6 +5,7 @@ use super::{brand, html, see_other};
 use crate::db;
 use crate::oauth::authorize::{self, AuthorizeError, AuthorizeParams};
 use crate::oauth::claims::{ACCESS_TOKEN_TYP, AccessClaims};
+use crate::oauth::logout::{self, LogoutParams};
 use crate::oauth::token::{self, TokenForm};
 use crate::oauth::{SUPPORTED_SCOPES, has_scope};
 use crate::principal::{Viewer, urlencode};
@@ -44,7 +45,7 @@ async fn discovery(state: web::Data<AppState>) -> HttpResponse {
             "end_session_endpoint": format!("{issuer}/oidc/logout"),
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
-            "grant_types_supported": ["authorization_code", "client_credentials"],
+            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "scopes_supported": SUPPORTED_SCOPES,
@@ -56,6 +57,12 @@ async fn discovery(state: web::Data<AppState>) -> HttpResponse {
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
             "prompt_values_supported": ["none", "login", "create"],
             "authorization_response_iss_parameter_supported": true,
+            "claims_parameter_supported": false,
+            "request_parameter_supported": false,
+            "request_uri_parameter_supported": false,
+            "backchannel_logout_supported": true,
+            "backchannel_logout_session_supported": true,
+            "frontchannel_logout_supported": false,
         }))
 }
 
@@ -94,7 +101,18 @@ async fn authorize_endpoint(
     if let Some(viewer) = &viewer
         && authorize::session_satisfies(&request, &viewer.session)
     {
-        let url = authorize::complete(&state, &request, &viewer.session).await?;
+        if authorize::prompt_has(&request, "none")
+            && authorize::needs_org_choice(
+                &state,
+                request.organization_id.as_deref(),
+                &viewer.session,
+            )
+            .await?
+        {
+            db::oauth::delete_request(state.db.conn(), &request.id).await?;
+            return Ok(found(&authorize::interaction_required(&state, &request)));
+        }
+        let url = authorize::proceed(&state, &request, &viewer.session).await?;
         return Ok(found(&url));
     }
     if authorize::prompt_has(&request, "none") {
@@ -211,20 +229,44 @@ async fn userinfo(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         .json(body)
 }
 
-/// Asks before signing out: a sign-out link must not end a session silently (a cross-site page could
-/// otherwise sign the user out). Public.
+/// RP-initiated logout (OIDC RP-Initiated Logout 1.0). With a valid `id_token_hint` it signs out at
+/// once and returns to the client's registered `post_logout_redirect_uri`; otherwise it asks first, so
+/// a link on another site cannot sign anyone out. Public.
 #[get("/oidc/logout")]
 async fn logout_page(
     req: HttpRequest,
     state: web::Data<AppState>,
+    q: web::Query<LogoutParams>,
 ) -> Result<HttpResponse, PageError> {
+    let request = logout::validate(&state, q.into_inner()).await?;
+    let viewer = match session_token(&req, &state) {
+        Some(token) => Viewer::load(&state, &token).await?,
+        None => None,
+    };
+    if let Some(hint) = &request.hint {
+        logout::end_hinted_session(&state, hint).await?;
+        let mut res = found(&request.destination());
+        if let Some(viewer) = viewer.filter(|v| v.user.id == hint.sub) {
+            db::sessions::revoke(state.db.conn(), &viewer.session.id, "logout").await?;
+            res.add_cookie(&clear_session_cookie(&state))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        return Ok(res);
+    }
     let brand = brand(&state).await?;
     let csrf = Csrf::for_request(&req, &state);
-    let signed_in = match session_token(&req, &state) {
-        Some(token) => Viewer::load(&state, &token).await?.is_some(),
-        None => false,
-    };
-    let mut res = html(views::auth::logout_confirm(&brand, &csrf.token, signed_in));
+    let mut res = html(views::auth::logout_confirm(&views::auth::LogoutView {
+        brand: &brand,
+        csrf: &csrf.token,
+        signed_in: viewer.is_some(),
+        client_id: request.client_id.as_deref(),
+        post_logout_redirect_uri: request.post_logout_redirect_uri.as_deref(),
+        state: request.state.as_deref(),
+        return_href: request
+            .post_logout_redirect_uri
+            .as_ref()
+            .map(|_| request.destination()),
+    }));
     if let Some(cookie) = csrf.new_cookie {
         res.add_cookie(&cookie)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -234,10 +276,14 @@ async fn logout_page(
 
 #[derive(Deserialize)]
 struct LogoutForm {
+    #[serde(default)]
     csrf: String,
+    client_id: Option<String>,
+    post_logout_redirect_uri: Option<String>,
+    state: Option<String>,
 }
 
-/// Ends the current session. Needs the form's CSRF token.
+/// Ends the current session from the confirmation form. Needs the form's CSRF token.
 #[post("/oidc/logout")]
 async fn logout_submit(
     req: HttpRequest,
@@ -249,12 +295,23 @@ async fn logout_submit(
             "This sign-out form has expired. Go back, reload the page and try again.".into(),
         ));
     }
+    let form = form.into_inner();
+    let request = logout::validate(
+        &state,
+        LogoutParams {
+            id_token_hint: None,
+            post_logout_redirect_uri: form.post_logout_redirect_uri,
+            state: form.state,
+            client_id: form.client_id,
+        },
+    )
+    .await?;
     if let Some(token) = session_token(&req, &state)
         && let Some(viewer) = Viewer::load(&state, &token).await?
     {
         db::sessions::revoke(state.db.conn(), &viewer.session.id, "logout").await?;
     }
-    let mut res = see_other("/a/auth/login?signed_out=1");
+    let mut res = see_other(&request.destination());
     res.add_cookie(&clear_session_cookie(&state))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(res)

@@ -131,7 +131,12 @@ pub async fn validate(state: &AppState, p: AuthorizeParams) -> Result<Validated,
             "This client may not use the authorization code flow.",
         ));
     }
-    let scopes = parse_scope(p.scope.as_deref().unwrap_or(""));
+    let mut scopes = parse_scope(p.scope.as_deref().unwrap_or(""));
+    // offline_access means a refresh token; a client without that grant gets the other scopes only
+    // (RFC 6749 §3.3 lets the server narrow the scope, and the token response says so).
+    if !client.allows_grant("refresh_token") {
+        scopes.retain(|s| *s != "offline_access");
+    }
     if scopes.is_empty() {
         return Err(fail("invalid_scope", "Request at least the openid scope."));
     }
@@ -257,6 +262,63 @@ async fn choose_org(
     Ok(memberships.first().map(|m| m.organization_id.clone()))
 }
 
+/// Whether the user must pick an organization before this request can finish: they belong to several,
+/// the request names none and the session has none yet.
+pub async fn needs_org_choice(
+    state: &AppState,
+    organization_id: Option<&str>,
+    session: &Session,
+) -> anyhow::Result<bool> {
+    if organization_id.is_some() || session.organization_id.is_some() {
+        return Ok(false);
+    }
+    Ok(
+        db::members::active_for_user(state.db.conn(), &session.user_id)
+            .await?
+            .len()
+            > 1,
+    )
+}
+
+/// The org picker for a pending request.
+pub fn org_picker_url(request: &AuthRequest) -> String {
+    format!(
+        "/a/auth/organization?request={}",
+        crate::principal::urlencode(&request.id)
+    )
+}
+
+/// Where a signed-in browser goes next for `request`: the org picker when a choice is needed,
+/// otherwise back to the client with a code.
+pub async fn proceed(
+    state: &AppState,
+    request: &AuthRequest,
+    session: &Session,
+) -> anyhow::Result<String> {
+    if needs_org_choice(state, request.organization_id.as_deref(), session).await? {
+        return Ok(org_picker_url(request));
+    }
+    complete(state, request, session).await
+}
+
+/// Where a sign-in without an authorization request goes: the org picker, else `return_to`.
+pub async fn after_direct_sign_in(
+    state: &AppState,
+    session: &Session,
+    return_to: Option<&str>,
+) -> anyhow::Result<String> {
+    let target = return_to
+        .and_then(crate::web::safe_return_path)
+        .unwrap_or("/ui/");
+    if needs_org_choice(state, None, session).await? {
+        return Ok(format!(
+            "/a/auth/organization?return_to={}",
+            crate::principal::urlencode(target)
+        ));
+    }
+    Ok(target.to_string())
+}
+
 /// Issues the code for a signed-in session and returns where to send the browser.
 pub async fn complete(
     state: &AppState,
@@ -310,6 +372,17 @@ pub async fn complete(
     // RFC 9207: name the issuer so a client talking to several can detect mix-up attacks.
     params.push(("iss", state.issuer()));
     Ok(redirect_with(&request.redirect_uri, &params))
+}
+
+/// The error redirect for `prompt=none` when the user would have to choose an organization.
+pub fn interaction_required(state: &AppState, request: &AuthRequest) -> String {
+    error_url(
+        state,
+        &request.redirect_uri,
+        request.state.as_deref(),
+        "interaction_required",
+        "The user must choose an organization; send organization_id or allow a prompt.",
+    )
 }
 
 /// The error redirect for `prompt=none` without a usable session (OIDC Core §3.1.2.6).

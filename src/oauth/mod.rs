@@ -3,6 +3,7 @@
 
 pub mod authorize;
 pub mod claims;
+pub mod logout;
 pub mod token;
 
 /// Scopes Portal understands; others are ignored (OIDC Core §3.1.2.1).

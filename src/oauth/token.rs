@@ -129,6 +129,7 @@ pub async fn exchange(
     match grant.as_str() {
         "authorization_code" => authorization_code(state, &client, form).await,
         "client_credentials" => client_credentials(state, &client, form).await,
+        "refresh_token" => refresh(state, &client, form).await,
         _ => Err(OAuthError::unsupported_grant_type(
             "Unsupported grant_type.",
         )),
@@ -144,9 +145,17 @@ async fn authorization_code(
         .code
         .ok_or_else(|| OAuthError::invalid_request("code is required."))?;
     let conn = state.db.conn();
-    let code = match db::oauth::redeem_code(conn, &crypto::token_hash(&code)).await? {
+    let code_hash = crypto::token_hash(&code);
+    let code = match db::oauth::redeem_code(conn, &code_hash).await? {
         CodeRedemption::Redeemed(code) => code,
         CodeRedemption::Replayed(_) => {
+            // A second redemption means the code leaked: revoke what the first one issued
+            // (RFC 6749 §4.1.2). Access tokens are short-lived JWTs and simply expire.
+            let revoked = db::refresh_tokens::revoke_by_auth_code(conn, &code_hash).await?;
+            tracing::warn!(
+                revoked,
+                "authorization code replayed; its refresh tokens are revoked"
+            );
             return Err(OAuthError::invalid_grant(
                 "The authorization code has already been used.",
             ));
@@ -203,31 +212,188 @@ async fn authorization_code(
     )
     .await?
     .ok_or_else(|| OAuthError::invalid_grant("The user is no longer active."))?;
+    let grant = UserGrant {
+        scope: &code.scope,
+        nonce: code.nonce.as_deref(),
+        rotates: None,
+        auth_code_hash: &code_hash,
+    };
+    user_tokens(state, client, &subject, grant).await
+}
+
+/// What a user token response is issued for.
+struct UserGrant<'a> {
+    scope: &'a str,
+    nonce: Option<&'a str>,
+    /// The refresh token this grant spends (its family continues); a new family when `None`.
+    rotates: Option<&'a db::refresh_tokens::RefreshToken>,
+    auth_code_hash: &'a str,
+}
+
+/// Access token, ID token (with `openid`) and a refresh token (with `offline_access` and the grant).
+async fn user_tokens(
+    state: &AppState,
+    client: &Client,
+    subject: &claims::Subject,
+    grant: UserGrant<'_>,
+) -> Result<TokenResponse, OAuthError> {
+    let conn = state.db.conn();
     let env = db::environment::get(conn).await?;
     let access_ttl = i64::from(env.access_token_ttl_secs);
     let access_token =
-        claims::user_access_token(state, &subject, &client.id, &code.scope, access_ttl)?;
-    let id_token = if has_scope(&code.scope, "openid") {
+        claims::user_access_token(state, subject, &client.id, grant.scope, access_ttl)?;
+    let id_token = if has_scope(grant.scope, "openid") {
         Some(claims::id_token(
             state,
-            &subject,
+            subject,
             &client.id,
-            &code.scope,
-            code.nonce.as_deref(),
+            grant.scope,
+            grant.nonce,
             &access_token,
             i64::from(env.id_token_ttl_secs),
         )?)
     } else {
         None
     };
+    let issue_refresh =
+        has_scope(grant.scope, "offline_access") && client.allows_grant("refresh_token");
+    let refresh_token = issue_refresh.then(|| crypto::random_token(32));
+    // Spending the presented token and storing its successor happen in one short transaction (the
+    // tokens above are signed before it), so a rotation never loses the family half-way.
+    if grant.rotates.is_some() || refresh_token.is_some() {
+        let tx = state.db.begin_write().await?;
+        if let Some(spent) = grant.rotates
+            && !db::refresh_tokens::spend(&tx, &spent.id).await?
+        {
+            // Another request spent it a moment ago: the same token was presented twice.
+            tx.rollback().await.map_err(anyhow::Error::from)?;
+            return reused(state, &spent.family_id).await;
+        }
+        if let Some(token) = &refresh_token {
+            let family = grant
+                .rotates
+                .map(|t| t.family_id.clone())
+                .unwrap_or_else(db::refresh_tokens::new_family_id);
+            db::refresh_tokens::create(
+                &tx,
+                db::refresh_tokens::NewRefreshToken {
+                    token_hash: crypto::token_hash(token),
+                    family_id: &family,
+                    client_id: &client.id,
+                    session_id: Some(&subject.session_id),
+                    user_id: &subject.user.id,
+                    organization_id: subject.org_id.as_deref(),
+                    scope: grant.scope,
+                    auth_code_hash: Some(grant.auth_code_hash),
+                    auth_time: subject.auth_time_ms,
+                    expires_at: db::now_ms() + i64::from(env.refresh_token_ttl_secs) * 1000,
+                },
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(anyhow::Error::from)?;
+    }
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
         expires_in: access_ttl,
         id_token,
-        refresh_token: None,
-        scope: code.scope,
+        refresh_token,
+        scope: grant.scope.to_string(),
     })
+}
+
+/// A used refresh token came back: revoke its whole family (RFC 9700 §4.14.2).
+async fn reused(state: &AppState, family: &str) -> Result<TokenResponse, OAuthError> {
+    let revoked = db::refresh_tokens::revoke_family(state.db.conn(), family).await?;
+    tracing::warn!(
+        family,
+        revoked,
+        "refresh token reused; the family is revoked"
+    );
+    Err(OAuthError::invalid_grant(
+        "The refresh token was already used; every token of this sign-in is now revoked.",
+    ))
+}
+
+/// The refresh grant (RFC 6749 §6): only for grants with `offline_access`, only while the sign-in
+/// session lives; the token rotates on every use, and a used token presented again revokes its
+/// whole family (RFC 9700 §4.14.2).
+async fn refresh(
+    state: &AppState,
+    client: &Client,
+    form: TokenForm,
+) -> Result<TokenResponse, OAuthError> {
+    let presented = form
+        .refresh_token
+        .ok_or_else(|| OAuthError::invalid_request("refresh_token is required."))?;
+    let conn = state.db.conn();
+    let invalid = || OAuthError::invalid_grant("The refresh token is not valid.");
+    let token = db::refresh_tokens::find_by_hash(conn, &crypto::token_hash(&presented))
+        .await?
+        .ok_or_else(invalid)?;
+    if token.client_id != client.id {
+        return Err(invalid());
+    }
+    if token.revoked_at.is_some() {
+        return Err(OAuthError::invalid_grant("The refresh token was revoked."));
+    }
+    if token.used_at.is_some() {
+        return reused(state, &token.family_id).await;
+    }
+    if token.expires_at <= db::now_ms() {
+        return Err(OAuthError::invalid_grant("The refresh token has expired."));
+    }
+    if !has_scope(&token.scope, "offline_access") {
+        return Err(invalid());
+    }
+    let scope = match form
+        .scope
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        // A narrower scope may be asked for, never a wider one (RFC 6749 §6).
+        Some(asked) => {
+            let asked = crate::oauth::parse_scope(asked);
+            if asked.iter().any(|s| !has_scope(&token.scope, s)) {
+                return Err(OAuthError::invalid_scope(
+                    "The requested scope exceeds the scope originally granted.",
+                ));
+            }
+            if !asked.contains(&"offline_access") {
+                return Err(OAuthError::invalid_scope(
+                    "Keep offline_access in the scope to refresh.",
+                ));
+            }
+            asked.join(" ")
+        }
+        None => token.scope.clone(),
+    };
+    let session_id = token.session_id.clone().unwrap_or_default();
+    let session = db::sessions::find(conn, &session_id)
+        .await?
+        .filter(|s| db::sessions::is_live(s, db::now_ms()));
+    let Some(session) = session else {
+        db::refresh_tokens::revoke_family(conn, &token.family_id).await?;
+        return Err(OAuthError::invalid_grant("The sign-in session has ended."));
+    };
+    let subject = load_subject(
+        state,
+        &token.user_id,
+        &session.id,
+        token.auth_time,
+        token.organization_id.as_deref(),
+    )
+    .await?
+    .ok_or_else(|| OAuthError::invalid_grant("The user is no longer active."))?;
+    let grant = UserGrant {
+        scope: &scope,
+        nonce: None,
+        rotates: Some(&token),
+        auth_code_hash: token.auth_code_hash.as_deref().unwrap_or(""),
+    };
+    user_tokens(state, client, &subject, grant).await
 }
 
 async fn client_credentials(

@@ -20,7 +20,7 @@ pub fn home(brand: &Brand, sign_in_href: &str) -> Markup {
     )
 }
 
-pub fn signed_in(brand: &Brand, claims_json: &str, email: &str) -> Markup {
+pub fn signed_in(brand: &Brand, claims_json: &str, email: &str, sign_out_href: &str) -> Markup {
     page(
         brand,
         "Signed in",
@@ -31,7 +31,7 @@ pub fn signed_in(brand: &Brand, claims_json: &str, email: &str) -> Markup {
                     h1 { "Signed in as " (email) }
                     p { "The demo app exchanged the authorization code for tokens. These are the ID token's claims:" }
                     pre.claims data-testid="claims" { (claims_json) }
-                    p { a.button.primary href="/ui/" { "Open the widgets" } " " a.button href="/demo/" { "Back to the demo app" } }
+                    p { a.button.primary href="/ui/" { "Open the widgets" } " " a.button href="/demo/" { "Back to the demo app" } " " a.button href=(sign_out_href) { "Sign out" } }
                 }
             }
         },

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod demo;
+pub mod email;
 pub mod errors;
 pub mod layout;
 pub mod webhooks;

@@ -168,20 +168,17 @@ impl TestApp {
         Some(Self::spawn_on(db).await)
     }
 
-    /// A running server whose settings `configure` adjusts first.
-    pub async fn spawn_with(
-        backend: Backend,
-        configure: impl FnOnce(&mut Settings),
-    ) -> Option<Self> {
+    /// A running server whose settings `adjust` changes first (e.g. `smtp_url` pointing at a sink).
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Option<Self> {
         let db = TestDatabase::create(backend).await?;
-        Some(Self::spawn_on_with(db, configure).await)
+        Some(Self::spawn_on_with(db, adjust).await)
     }
 
     pub async fn spawn_on(db: TestDatabase) -> Self {
         Self::spawn_on_with(db, |_| {}).await
     }
 
-    pub async fn spawn_on_with(db: TestDatabase, configure: impl FnOnce(&mut Settings)) -> Self {
+    pub async fn spawn_on_with(db: TestDatabase, adjust: impl FnOnce(&mut Settings)) -> Self {
         let mut settings = Settings {
             listen: "127.0.0.1:0".into(),
             data_dir: db.data_dir(),
@@ -192,7 +189,7 @@ impl TestApp {
             workers: 1,
             ..Settings::default()
         };
-        configure(&mut settings);
+        adjust(&mut settings);
         let app = Application::build(settings.clone())
             .await
             .expect("server builds");

@@ -1,5 +1,9 @@
 //! Portal's integration tests: one binary, each test against its own server and database.
 
+mod auth_screens;
+mod authlib;
 mod helpers;
+mod oidc;
 mod skeleton;
+mod smtp;
 mod webhooks;

@@ -1,5 +1,5 @@
-//! `portal bench …`: throughput figures, run by hand in release builds (`cargo run --release --
-//! bench webhooks`). Each bench builds what it needs in a scratch database and prints one line.
+//! `portal bench webhooks`: deliveries per second through the real fan-out and dispatcher to a
+//! loopback receiver. Prints one line.
 
 use crate::actors::webhook_dispatcher::WebhookDispatcher;
 use crate::actors::webhook_fanout::WebhookFanout;
@@ -18,13 +18,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// What `portal bench webhooks` runs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct WebhookBench {
+    /// Events to deliver.
+    #[arg(long, default_value_t = 5000)]
     pub events: u64,
+    /// Organizations the events are spread over (deliveries of one organization go in order, one at
+    /// a time per endpoint).
+    #[arg(long, default_value_t = 16)]
     pub organizations: u64,
+    #[arg(long, default_value_t = 1)]
     pub endpoints: u64,
+    /// Attempts in flight at once.
+    #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
     /// A PostgreSQL (or SQLite) URL; unset: a scratch SQLite file.
+    #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
 }
 
@@ -32,7 +41,7 @@ pub struct WebhookBench {
 /// allows that many deliveries in flight) to `endpoints` endpoints on a loopback receiver that
 /// answers 204, through the real fan-out and dispatcher, and reports deliveries per second from
 /// the first fan-out to the last recorded attempt.
-pub async fn webhooks(b: WebhookBench) -> anyhow::Result<()> {
+pub async fn run(b: WebhookBench) -> anyhow::Result<()> {
     crate::startup::install_crypto_provider();
     let scratch =
         std::env::temp_dir().join(format!("portal-bench-{}", crate::crypto::random_token(6)));
