@@ -8,7 +8,7 @@
 //! `next_check_at`; a check whose node died is taken again once its lease passes. It never writes
 //! a domain itself (only the claim, which moves `next_check_at`), never blocks its mailbox on DNS
 //! (checks run as spawned tasks and report back) and never sleeps to wait for a check to be due:
-//! it polls, and is woken when a domain is added.
+//! it polls (schedule steps are minutes apart).
 
 use super::org::{OrgError, RecordCheck};
 use super::org_registry::{Lookup, OrgRegistry};
@@ -22,8 +22,7 @@ use futures_util::future::join_all;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How often due checks are looked for. Schedule steps are minutes apart, so this is fine-grained
-/// enough; additions wake the verifier at once.
+/// How often due checks are looked for; schedule steps are a minute or more apart.
 const POLL_INTERVAL: Duration = Duration::from_secs(10);
 
 /// What one [`DomainVerifier::try_run_once`] did.
@@ -211,11 +210,6 @@ pub struct DomainChecks {
 }
 
 impl DomainChecks {
-    /// Asks the verifier to look for due checks (after a domain was added).
-    pub fn wake(&self) {
-        self.addr.do_send(CheckDue);
-    }
-
     /// "Check now": one check of the domain, at once.
     pub async fn check_now(&self, org_id: &str, domain_id: &str) -> Result<Domain, OrgError> {
         self.addr

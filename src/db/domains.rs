@@ -59,10 +59,12 @@ pub struct NewDomain<'a> {
     pub status: &'static str,
     pub next_check_at: Option<i64>,
     pub expires_at: i64,
+    /// The time the schedule was computed from.
+    pub now: i64,
 }
 
 pub async fn create(db: &impl Conn, new: NewDomain<'_>) -> anyhow::Result<Domain> {
-    let now = now_ms();
+    let now = new.now;
     let row = domain::ActiveModel {
         id: Set(ids::new_id(ids::DOMAIN)),
         organization_id: Set(new.organization_id.into()),

@@ -25,25 +25,21 @@ fn unavailable(e: actix::MailboxError) -> OrgError {
     OrgError::Internal(anyhow::anyhow!("organization actor unavailable: {e}"))
 }
 
-/// Adds a domain and has the verifier check it at once.
+/// Adds a domain; the verifier checks it a minute later (see `schedule`).
 pub async fn add(
     state: &AppState,
     org_id: &str,
     domain: DomainName,
     include_subdomains: bool,
 ) -> Result<DomainAdded, OrgError> {
-    let added = org_actor(state, org_id)
+    org_actor(state, org_id)
         .await?
         .send(AddDomain {
             domain,
             include_subdomains,
         })
         .await
-        .map_err(unavailable)??;
-    if added.created {
-        state.domains.wake();
-    }
-    Ok(added)
+        .map_err(unavailable)?
 }
 
 pub async fn delete(state: &AppState, org_id: &str, domain_id: &str) -> Result<Domain, OrgError> {

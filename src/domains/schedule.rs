@@ -1,8 +1,9 @@
 //! When a domain is checked and what each answer does to it: a pure function from the domain's
 //! state, the answer and the time to the next state, the next check and the event to publish.
 //!
-//! - pending (and unverified): checked at once, then after 1, 5 and 15 minutes, then hourly, until
-//!   the record matches (verified) or the 7-day window ends (failed);
+//! - pending (and unverified): checked 1 minute after it is added (time to publish the record),
+//!   then after 5 and 15 more minutes, then hourly, until the record matches (verified) or the
+//!   7-day window ends (failed). "Check now" checks at once and counts as a check;
 //! - verified by DNS: re-checked daily; a record that is gone is re-checked hourly, and after three
 //!   days gone the domain is unverified (and checked again like a pending one, in a new window).
 //!   DNS failing to answer (timeout, SERVFAIL) proves nothing and starts no grace period;
@@ -15,7 +16,8 @@ pub const MINUTE: i64 = 60_000;
 pub const HOUR: i64 = 60 * MINUTE;
 pub const DAY: i64 = 24 * HOUR;
 
-/// The waits after the first, second and third failed check; every later one waits [`LATER`].
+/// The waits before the first, second and third check of a window; every later one waits
+/// [`LATER`].
 pub const BACKOFF: [i64; 3] = [MINUTE, 5 * MINUTE, 15 * MINUTE];
 pub const LATER: i64 = HOUR;
 /// How long a pending domain is checked before it fails.
@@ -70,9 +72,9 @@ pub struct Step {
     pub event: Option<&'static str>,
 }
 
-/// The wait after the `n`th failed check in a row (1-based).
-pub fn backoff(n: i32) -> i64 {
-    usize::try_from(n - 1)
+/// The wait before the next check when `done` checks of the window were made.
+pub fn backoff(done: i32) -> i64 {
+    usize::try_from(done)
         .ok()
         .and_then(|i| BACKOFF.get(i).copied())
         .unwrap_or(LATER)
@@ -83,9 +85,9 @@ pub fn token_expiry(window_end: i64) -> i64 {
     window_end + FAILED_TOKEN_LIFETIME
 }
 
-/// A newly added domain: due at once, with a window from now.
+/// A newly added domain: its first check and the end of its window.
 pub fn first(now: i64) -> (i64, i64) {
-    (now, now + WINDOW)
+    (now + backoff(0), now + WINDOW)
 }
 
 /// Whether a due domain needs a DNS lookup at all: a failed domain only waits for its token to
@@ -182,7 +184,7 @@ pub fn step(s: &State, found: Option<CheckKind>, now: i64) -> Step {
                         missing_since: Some(since),
                         verified_at: None,
                         expires_at: now + WINDOW,
-                        next_check_at: Some(now + RECHECK_TROUBLED),
+                        next_check_at: Some(now + backoff(0)),
                         event: Some(EVENT_UNVERIFIED),
                     }
                 } else {
@@ -218,7 +220,8 @@ mod tests {
         }
     }
 
-    fn then(s: &State, step: &Step) -> State {
+    /// The state a step leaves behind.
+    fn after(step: &Step) -> State {
         State {
             status: step.status,
             method: step.method.clone(),
@@ -226,23 +229,24 @@ mod tests {
             missing_since: step.missing_since,
             verified_at: step.verified_at,
             expires_at: step.expires_at,
-            ..s.clone()
         }
     }
 
     #[test]
-    fn failed_checks_back_off_one_five_fifteen_minutes_then_hourly() {
+    fn checks_back_off_one_five_fifteen_minutes_then_hourly() {
         let mut s = pending();
-        let mut now = T0;
-        let mut waits = Vec::new();
-        for _ in 0..6 {
+        let (first_check, window_end) = first(T0);
+        assert_eq!(window_end, T0 + WINDOW);
+        let mut now = first_check;
+        let mut waits = vec![(first_check - T0) / MINUTE];
+        for _ in 0..5 {
             let step = step(&s, Some(CheckKind::NoRecord), now);
             assert_eq!(step.status, Status::Pending);
             assert_eq!(step.event, None);
             let next = step.next_check_at.expect("scheduled");
             waits.push((next - now) / MINUTE);
             now = next;
-            s = then(&s, &step);
+            s = after(&step);
         }
         assert_eq!(waits, [1, 5, 15, 60, 60, 60]);
     }
@@ -270,7 +274,7 @@ mod tests {
             Some(s.expires_at),
             "not past the window"
         );
-        let s = then(&s, &step1);
+        let s = after(&step1);
         let step2 = step(&s, Some(CheckKind::Mismatch), s.expires_at);
         assert_eq!(step2.status, Status::Failed);
         assert_eq!(step2.event, Some(EVENT_DNS_FAILED));
@@ -321,7 +325,7 @@ mod tests {
         assert_eq!(first.status, Status::Verified);
         assert_eq!(first.missing_since, Some(gone_at));
         assert_eq!(first.next_check_at, Some(gone_at + HOUR));
-        let s = then(&verified, &first);
+        let s = after(&first);
         let timeout = step(&s, Some(CheckKind::Timeout), gone_at + 2 * DAY);
         assert_eq!(
             (timeout.status, timeout.missing_since),
@@ -347,7 +351,7 @@ mod tests {
         };
         let step1 = step(&s, Some(CheckKind::NoRecord), T0);
         assert_eq!(step1.status, Status::Unverified);
-        assert_eq!(step1.next_check_at, Some(T0 + MINUTE));
+        assert_eq!(step1.next_check_at, Some(T0 + 5 * MINUTE));
         assert_eq!(
             step(&s, Some(CheckKind::Verified), T0).event,
             Some(EVENT_DNS_SUCCESS)

@@ -3,23 +3,20 @@
 //! JSON zone file it reads again on every query, so a test changes them while the server runs:
 //! TXT records (each a list of character-strings), a name without TXT records, an error code such
 //! as SERVFAIL, or silence (a timeout). Names it does not know answer NXDOMAIN. Every query it
-//! receives is reported on its output, so a test can wait for one.
+//! receives is reported on its output and counted.
 
 use crate::helpers::{DEADLINE, python};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::sync::Notify;
 
 pub struct DnsServer {
     pub port: u16,
     zone: PathBuf,
     records: Mutex<BTreeMap<String, Value>>,
     queries: Arc<Mutex<Vec<String>>>,
-    arrived: Arc<Notify>,
     _dir: tempfile::TempDir,
     _child: tokio::process::Child,
 }
@@ -55,8 +52,7 @@ impl DnsServer {
         let ready: Value = serde_json::from_str(&ready).expect("ready line is JSON");
         let port = ready["ready"].as_u64().expect("server port") as u16;
         let queries = Arc::new(Mutex::new(Vec::new()));
-        let arrived = Arc::new(Notify::new());
-        let (queries2, arrived2) = (queries.clone(), arrived.clone());
+        let queries2 = queries.clone();
         tokio::spawn(async move {
             while let Ok(Some(line)) = lines.next_line().await {
                 let Ok(query) = serde_json::from_str::<Value>(&line) else {
@@ -67,7 +63,6 @@ impl DnsServer {
                         .lock()
                         .expect("queries lock")
                         .push(name.to_string());
-                    arrived2.notify_waiters();
                 }
             }
         });
@@ -76,7 +71,6 @@ impl DnsServer {
             zone,
             records: Mutex::new(BTreeMap::new()),
             queries,
-            arrived,
             _dir: dir,
             _child: child,
         })
@@ -138,21 +132,5 @@ impl DnsServer {
             .iter()
             .filter(|q| **q == wanted)
             .count()
-    }
-
-    /// Waits until at least `count` queries for `name` have arrived.
-    pub async fn wait_for_queries(&self, name: &str, count: usize, deadline: Duration) {
-        let until = tokio::time::Instant::now() + deadline;
-        loop {
-            let notified = self.arrived.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.queries_for(name) >= count {
-                return;
-            }
-            if tokio::time::timeout_at(until, notified).await.is_err() {
-                panic!("fewer than {count} queries for {name} arrived within {deadline:?}");
-            }
-        }
     }
 }

@@ -161,7 +161,8 @@ async fn add_domain(
     {
         return Err(taken(msg.domain.as_str()));
     }
-    let (next_check_at, expires_at) = schedule::first(db::now_ms());
+    let now = db::now_ms();
+    let (next_check_at, expires_at) = schedule::first(now);
     let domain = store::create(
         &tx,
         store::NewDomain {
@@ -172,6 +173,7 @@ async fn add_domain(
             status: Status::Pending.as_str(),
             next_check_at: Some(next_check_at),
             expires_at,
+            now,
         },
     )
     .await;
