@@ -90,8 +90,7 @@ impl From<&DomainJson> for DomainView {
             last_result: d.last_check.as_ref().and_then(|c| c.message.clone()),
             next_check_at: d.next_check_at.as_deref().and_then(ms_of),
             verified_at: d.verified_at.as_deref().and_then(ms_of),
-            // Not in the payload: only the widget's "gone since" line uses it.
-            missing_since: None,
+            missing_since: d.record_missing_since.as_deref().and_then(ms_of),
             expires_at: ms_of(&d.expires_at).unwrap_or_default(),
         }
     }
@@ -132,7 +131,7 @@ fn standing(d: &DomainView) -> String {
             )
         }
         Status::Failed => format!(
-            "Verification failed: the record was not found in time. Publish it and use Check now, until {}.",
+            "Verification failed (the last answer is below). Publish the record and use Check now, until {}.",
             datetime(crate::domains::schedule::token_expiry(d.expires_at))
         ),
         Status::Expired => {

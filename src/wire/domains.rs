@@ -36,6 +36,8 @@ pub struct DomainJson {
     pub last_check: Option<LastCheckJson>,
     pub next_check_at: Option<String>,
     pub verified_at: Option<String>,
+    /// Set while a verified domain's record is missing (three days of it unverify the domain).
+    pub record_missing_since: Option<String>,
     /// The end of the current verification window.
     pub expires_at: String,
     pub created_at: String,
@@ -62,6 +64,7 @@ impl From<&Domain> for DomainJson {
             }),
             next_check_at: d.next_check_at.map(rfc3339),
             verified_at: d.verified_at.map(rfc3339),
+            record_missing_since: d.missing_since.map(rfc3339),
             expires_at: rfc3339(d.expires_at),
             created_at: rfc3339(d.created_at),
             updated_at: rfc3339(d.updated_at),

@@ -25,6 +25,7 @@ on_both_backends!(
     nxdomain_no_txt_servfail_and_timeouts_are_told_apart_within_the_concurrency_bound,
     a_value_split_across_strings_verifies_whatever_the_case_and_trailing_dot,
     a_removed_record_unverifies_the_domain_after_three_days,
+    a_domain_fails_when_its_window_ends_and_its_token_later_expires,
     a_restarted_node_resumes_the_schedule_from_the_database,
     a_domain_verified_by_one_organization_is_refused_to_another,
     racing_verifications_of_one_domain_by_two_organizations_let_one_win,
@@ -41,7 +42,7 @@ on_both_backends!(
     the_join_policy_is_set_through_the_api_and_checked,
 );
 
-/// A server whose domain checks ask `dns` (short timeout, one attempt, no cache).
+/// A server whose domain checks ask `dns` (one attempt, no cache).
 async fn spawn_on(backend: Backend, dns: &DnsServer, concurrency: usize) -> Option<TestApp> {
     let settings = dns_settings(dns, concurrency);
     TestApp::spawn_with(backend, move |s| s.dns = settings).await
@@ -50,7 +51,8 @@ async fn spawn_on(backend: Backend, dns: &DnsServer, concurrency: usize) -> Opti
 fn dns_settings(dns: &DnsServer, concurrency: usize) -> DnsSettings {
     DnsSettings {
         servers: dns.address(),
-        timeout_ms: 300,
+        // Generous for a loaded machine; only the silent-server cases wait it out.
+        timeout_ms: 1500,
         attempts: 1,
         cache: false,
         concurrency,
@@ -532,6 +534,72 @@ async fn a_removed_record_unverifies_the_domain_after_three_days(backend: Backen
         env.event_types(&id).await.last().map(String::as_str),
         Some("organization.domain_dns_verification_success")
     );
+}
+
+async fn a_domain_fails_when_its_window_ends_and_its_token_later_expires(backend: Backend) {
+    let Some(env) = Env::start(backend).await else {
+        return;
+    };
+    let acme = env.app.org_id("Acme").await;
+    let late = env.add(&acme, "late-but-fine.test").await;
+    let never = env.add(&acme, "never.test").await;
+    let window_end = env.row(&id_of(&never)).await.expires_at;
+    assert_eq!(
+        window_end,
+        env.row(&id_of(&never)).await.created_at + 7 * DAY
+    );
+    for domain in [&late, &never] {
+        env.run_when_due(&id_of(domain)).await;
+    }
+    // The next check falls on the window's end at the latest; the first pass after it fails both.
+    assert_eq!(
+        env.run_at(window_end + MINUTE).await,
+        Outcome {
+            checked: 2,
+            changed: 2
+        }
+    );
+    for domain in [&late, &never] {
+        let id = id_of(domain);
+        assert_eq!(env.row(&id).await.status, "failed");
+        assert_eq!(
+            env.event_types(&id).await,
+            [
+                "organization.domain_created",
+                "organization.domain_dns_verification_failed"
+            ]
+        );
+    }
+    // Nothing more is looked up on its own for a failed domain…
+    let queries = env.dns.queries_for("_portal-challenge.never.test");
+    assert_eq!(env.run_at(window_end + 2 * DAY).await, Outcome::default());
+    assert_eq!(env.dns.queries_for("_portal-challenge.never.test"), queries);
+    // …but "Check now" still verifies it once the record is there.
+    env.publish(&late);
+    let (status, checked) = env.verify(&acme, &id_of(&late), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(checked["status"], "verified");
+
+    // Thirty days after the window the token of a failed domain expires, and "Check now" is refused.
+    let never_id = id_of(&never);
+    assert_eq!(env.due_at(&never_id).await, window_end + 30 * DAY);
+    env.run_at(window_end + 30 * DAY).await;
+    assert_eq!(env.row(&never_id).await.status, "expired");
+    assert!(env.row(&never_id).await.next_check_at.is_none());
+    assert_eq!(
+        env.event_types(&never_id).await.last().map(String::as_str),
+        Some("organization.domain_verification_expired")
+    );
+    let (status, body) = env.verify(&acme, &never_id, None).await;
+    assert_eq!(status, 409);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("expired"),
+        "{body}"
+    );
+    assert_eq!(env.dns.queries_for("_portal-challenge.never.test"), queries);
 }
 
 async fn a_restarted_node_resumes_the_schedule_from_the_database(backend: Backend) {

@@ -268,18 +268,22 @@ async fn record_check(
     msg: RecordCheck,
 ) -> Result<Option<Domain>, OrgError> {
     match record_once(db, outbox, org_id, &msg, msg.result.clone()).await {
-        // Another organization's verification committed first: record this one as refused.
-        Err(Lost::Claimed) => record_once(db, outbox, org_id, &msg, Some(CheckResult::claimed()))
-            .await
-            .map_err(|lost| match lost {
-                Lost::Org(err) => err,
-                Lost::Claimed => taken("the domain"),
-            }),
-        Err(Lost::Org(err)) => Err(err),
         Ok(row) => Ok(row),
+        Err(Lost::Org(err)) => Err(err),
+        // Another organization's verification of the domain committed first: record a refusal.
+        Err(Lost::Claimed) => {
+            match record_once(db, outbox, org_id, &msg, Some(CheckResult::claimed())).await {
+                Ok(row) => Ok(row),
+                Err(Lost::Org(err)) => Err(err),
+                Err(Lost::Claimed) => {
+                    Err(anyhow::anyhow!("recording a refused claim conflicted again").into())
+                }
+            }
+        }
     }
 }
 
+/// Why recording a check did not go through.
 enum Lost {
     Claimed,
     Org(OrgError),
