@@ -2,6 +2,8 @@
 //! creation, shared by every hosted sign-in screen. Handlers parse the forms and make one call here.
 
 pub mod codes;
+pub mod domain_join;
+pub mod home_realm;
 pub mod limits;
 pub mod reset;
 pub mod signup;

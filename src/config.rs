@@ -18,6 +18,11 @@
 //! | `webhooks.concurrency` | `PORTAL_WEBHOOK_CONCURRENCY`            | `16` attempts in flight per node |
 //! | `webhooks.secret_overlap_secs` | `PORTAL_WEBHOOK_SECRET_OVERLAP_SECS` | `86400` (24 h)        |
 //! | `webhooks.retry_scale` | `PORTAL_WEBHOOK_RETRY_SCALE` (tests only) | `1`                       |
+//! | `dns.servers`     | `PORTAL_DNS_SERVERS` (`ip[:port]`, comma-separated) | the system resolver   |
+//! | `dns.timeout_ms`  | `PORTAL_DNS_TIMEOUT_MS`                      | `5000` per attempt           |
+//! | `dns.attempts`    | `PORTAL_DNS_ATTEMPTS`                        | `2`                          |
+//! | `dns.cache`       | `PORTAL_DNS_CACHE` (`true`/`false`)          | `true`                       |
+//! | `dns.concurrency` | `PORTAL_DNS_CONCURRENCY`                     | `8` domain checks in flight per node |
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
@@ -54,6 +59,35 @@ pub struct Settings {
     /// generated once and kept in the database.
     pub encryption_key: Option<String>,
     pub webhooks: WebhookSettings,
+    pub dns: DnsSettings,
+}
+
+/// DNS lookups for domain verification.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DnsSettings {
+    /// Name servers, `ip[:port]` comma-separated. Empty: the system resolver (`/etc/resolv.conf`).
+    pub servers: String,
+    /// How long one attempt waits for an answer.
+    pub timeout_ms: u64,
+    /// Tries per lookup (hickory's `attempts`).
+    pub attempts: usize,
+    /// Keep answers for their TTL. Tests switch it off so a changed record is seen at once.
+    pub cache: bool,
+    /// Domain checks in flight at once on this node.
+    pub concurrency: usize,
+}
+
+impl Default for DnsSettings {
+    fn default() -> Self {
+        Self {
+            servers: String::new(),
+            timeout_ms: 5000,
+            attempts: 2,
+            cache: true,
+            concurrency: 8,
+        }
+    }
 }
 
 /// Outgoing webhooks.
@@ -98,6 +132,7 @@ impl Default for Settings {
             mail_from: "Portal <portal@localhost>".into(),
             encryption_key: None,
             webhooks: WebhookSettings::default(),
+            dns: DnsSettings::default(),
         }
     }
 }
@@ -187,6 +222,21 @@ impl Settings {
         if let Some(v) = set("PORTAL_WEBHOOK_RETRY_SCALE").and_then(|v| v.parse().ok()) {
             self.webhooks.retry_scale = v;
         }
+        if let Some(v) = set("PORTAL_DNS_SERVERS") {
+            self.dns.servers = v;
+        }
+        if let Some(v) = set("PORTAL_DNS_TIMEOUT_MS").and_then(|v| v.parse().ok()) {
+            self.dns.timeout_ms = v;
+        }
+        if let Some(v) = set("PORTAL_DNS_ATTEMPTS").and_then(|v| v.parse().ok()) {
+            self.dns.attempts = v;
+        }
+        if let Some(v) = set("PORTAL_DNS_CACHE") {
+            self.dns.cache = matches!(v.as_str(), "1" | "true" | "yes" | "on");
+        }
+        if let Some(v) = set("PORTAL_DNS_CONCURRENCY").and_then(|v| v.parse().ok()) {
+            self.dns.concurrency = v;
+        }
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
@@ -228,6 +278,17 @@ impl Settings {
         let scale = self.webhooks.retry_scale;
         if !(scale.is_finite() && scale > 0.0 && scale <= 1.0) {
             bail!("PORTAL_WEBHOOK_RETRY_SCALE must be in (0, 1]");
+        }
+        crate::domains::dns::parse_servers(&self.dns.servers)
+            .map_err(|e| anyhow::anyhow!("PORTAL_DNS_SERVERS: {e}"))?;
+        if !(1..=60_000).contains(&self.dns.timeout_ms) {
+            bail!("PORTAL_DNS_TIMEOUT_MS must be between 1 and 60000");
+        }
+        if !(1..=10).contains(&self.dns.attempts) {
+            bail!("PORTAL_DNS_ATTEMPTS must be between 1 and 10");
+        }
+        if !(1..=256).contains(&self.dns.concurrency) {
+            bail!("PORTAL_DNS_CONCURRENCY must be between 1 and 256");
         }
         Ok(())
     }
@@ -373,6 +434,35 @@ mod tests {
         }
         let s: Settings = toml::from_str("[webhooks]\nallow_hosts = \"localhost\"").unwrap();
         assert_eq!(s.webhooks.allow_hosts, "localhost");
+    }
+
+    #[test]
+    fn dns_settings_come_from_the_environment_and_are_checked() {
+        let mut s = Settings::default();
+        s.apply_env(env(&[
+            ("PORTAL_DNS_SERVERS", "127.0.0.1:5353,10.0.0.2"),
+            ("PORTAL_DNS_TIMEOUT_MS", "300"),
+            ("PORTAL_DNS_ATTEMPTS", "1"),
+            ("PORTAL_DNS_CACHE", "false"),
+            ("PORTAL_DNS_CONCURRENCY", "2"),
+        ]));
+        assert_eq!(s.dns.servers, "127.0.0.1:5353,10.0.0.2");
+        assert_eq!((s.dns.timeout_ms, s.dns.attempts), (300, 1));
+        assert!(!s.dns.cache);
+        assert_eq!(s.dns.concurrency, 2);
+        s.validate().unwrap();
+        for (name, value) in [
+            ("PORTAL_DNS_SERVERS", "dns.example.com"),
+            ("PORTAL_DNS_TIMEOUT_MS", "0"),
+            ("PORTAL_DNS_ATTEMPTS", "0"),
+            ("PORTAL_DNS_CONCURRENCY", "0"),
+        ] {
+            let mut s = Settings::default();
+            s.apply_env(env(&[(name, value)]));
+            assert!(s.validate().is_err(), "{name}={value} should be refused");
+        }
+        let s: Settings = toml::from_str("[dns]\nservers = \"127.0.0.1:53\"").unwrap();
+        assert_eq!(s.dns.servers, "127.0.0.1:53");
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod db;
 pub mod demo;
 pub mod domain;
+pub mod domains;
 pub mod handlers;
 pub mod keys;
 pub mod live;

@@ -3,6 +3,8 @@
 //! Pure functions from an [`Event`] to [`Frame`]s. The hub uses them for live pushes and the widget
 //! socket for replay after a reconnect, so both paths show exactly the same thing.
 
+mod domains;
+
 use crate::db::events::Event;
 use crate::domain::{Permission, PermissionSet};
 use crate::views;
@@ -136,6 +138,7 @@ pub fn frames_for(event: &Event) -> Vec<Frame> {
             member_upsert(event).into_iter().collect()
         }
         "user.organization_membership_deleted" => member_removed(event).into_iter().collect(),
+        t if t.starts_with("organization.domain_") => domains::frames(event).into_iter().collect(),
         _ => Vec::new(),
     }
 }

@@ -1,5 +1,6 @@
 //! Building and running the server: connect, migrate, seed, load keys, bind, start the actors, serve.
 
+use crate::actors::domain_verifier::DomainVerifier;
 use crate::actors::event_hub::EventHub;
 use crate::actors::key_manager::KeyManager;
 use crate::actors::mailer::Mailer;
@@ -114,6 +115,17 @@ impl Application {
         relay.do_send(Listen(fanout.recipient()));
         tracing::info!("webhook fan-out and dispatcher started");
 
+        // Domain verification: the verifier writes through the org actors, so it starts after the
+        // registry; its schedule is in the database, so its first pass resumes what was pending.
+        let resolver = crate::domains::dns::TxtResolver::from_settings(&settings.dns)?;
+        let domains =
+            DomainVerifier::new(db.clone(), orgs.clone(), resolver, settings.dns.concurrency)
+                .launch();
+        tracing::info!(
+            resolver = domains.resolver().describe(),
+            "domain verifier started"
+        );
+
         let state = AppState {
             db: db.clone(),
             settings: settings.clone(),
@@ -125,6 +137,7 @@ impl Application {
             outbox,
             webhooks,
             mailer,
+            domains,
         };
         let demo_app = demo.as_ref().map(|c| {
             web::Data::new(DemoApp {

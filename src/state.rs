@@ -1,5 +1,6 @@
 //! What every handler can reach: the database, keys, the actors, and settings resolved at start-up.
 
+use crate::actors::domain_verifier::DomainChecks;
 use crate::actors::event_hub::EventHub;
 use crate::actors::mailer::Mailer;
 use crate::actors::org_registry::OrgRegistry;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub webhooks: crate::webhooks::WebhookContext,
     /// Sends Portal's mail (SMTP, or `.eml` files without a server).
     pub mailer: Addr<Mailer>,
+    /// The domain verifier: wake it, or run a check now.
+    pub domains: DomainChecks,
 }
 
 impl AppState {

@@ -123,4 +123,5 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+pub mod domains;
 pub mod webhooks;

@@ -13,6 +13,7 @@ mod columns;
 mod m20261203_000001_create_schema;
 mod m20261203_000002_add_token_indexes;
 mod m20261203_000004_extend_webhooks;
+mod m20261203_000006_extend_domains;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000001_create_schema::Migration),
             Box::new(m20261203_000002_add_token_indexes::Migration),
             Box::new(m20261203_000004_extend_webhooks::Migration),
+            Box::new(m20261203_000006_extend_domains::Migration),
         ]
     }
 }

@@ -1,6 +1,7 @@
 //! The actors. Each file owns one kind of state; startup starts them in a fixed order (see
 //! `startup::Application::build`).
 
+pub mod domain_verifier;
 pub mod event_hub;
 pub mod key_manager;
 pub mod mailer;

@@ -1,11 +1,17 @@
-//! OrgActor: the single writer of one organization's members (and, as they land, its domains,
-//! invites and session policy).
+//! OrgActor: the single writer of one organization's members and domains (see `domains`), and, as
+//! they land, its invites and session policy.
 //!
 //! Every change to the organization goes through its actor, one message at a time, so rules that
 //! span rows (the last admin, the seat limit) are checked and written without interleaving on this
 //! node; the transaction itself keeps them right across nodes. Each change writes its outbox events
 //! in the same transaction and wakes the relay after commit. It holds no cached rows: the database
 //! is the state, the actor is the lock and the place the rules live.
+
+mod domains;
+
+pub use domains::{
+    AddDomain, DeleteDomain, DomainAdded, MarkVerified, RecordCheck, SetDomainJoinPolicy,
+};
 
 use super::outbox_relay::OutboxSignal;
 use crate::db::events::{self, NewEvent};
@@ -53,6 +59,11 @@ impl Actor for OrgActor {
 pub enum OrgError {
     #[error("organization not found")]
     NotFound,
+    #[error("domain not found")]
+    DomainNotFound,
+    /// A domain the organization may not have (a public mail provider).
+    #[error("{0}")]
+    InvalidDomain(String),
     #[error("role \"{0}\" does not exist")]
     UnknownRole(String),
     #[error("{0}")]

@@ -116,10 +116,73 @@ pub async fn finish(
     else {
         return Ok(Finished::Refused(CodeCheck::Wrong));
     };
-    match create_account(state, email, &pending.name, pending.password_hash).await? {
+    // An address on a verified domain may join that organization instead (see `domain_join`).
+    match super::domain_join::create_account(state, email, &pending.name, pending.password_hash)
+        .await?
+    {
         Some(user) => Ok(Finished::Created(user, pending.next)),
         None => Ok(Finished::AlreadyRegistered),
     }
+}
+
+/// Makes `user` the admin of a new organization of their own, in `tx`; returns its
+/// `organization.created` and `user.organization_membership_created` events, to append.
+async fn own_organization(
+    tx: &impl db::Conn,
+    user: &User,
+    name: &str,
+) -> anyhow::Result<(NewEvent, NewEvent)> {
+    let org_name = format!(
+        "{}'s organization",
+        user.given_name.as_deref().unwrap_or(name)
+    );
+    let org = db::orgs::create(
+        tx,
+        db::orgs::NewOrganization {
+            name: &org_name,
+            external_id: None,
+        },
+    )
+    .await?;
+    let role = db::roles::find_by_name(tx, RoleName::ADMIN)
+        .await?
+        .context("the built-in admin role is missing")?;
+    let membership =
+        db::members::upsert(tx, &org.id, &user.id, &role.id, db::members::ACTIVE).await?;
+    let row = db::members::row(tx, &membership.id)
+        .await?
+        .context("the new membership vanished")?;
+    let member = MembershipEvent::new(&row, db::roles::permissions_of(tx, &role.id).await?);
+    Ok((
+        NewEvent {
+            event_type: "organization.created",
+            organization_id: Some(org.id.clone()),
+            user_id: None,
+            data: serde_json::json!({ "organization": OrganizationJson::from(&org) }),
+        },
+        NewEvent {
+            event_type: "user.organization_membership_created",
+            organization_id: Some(org.id.clone()),
+            user_id: Some(user.id.clone()),
+            data: serde_json::to_value(&member)?,
+        },
+    ))
+}
+
+/// Gives an existing user an organization of their own (when joining one by domain failed).
+pub async fn give_own_organization(
+    state: &AppState,
+    user: &User,
+    name: &str,
+) -> anyhow::Result<()> {
+    let tx = state.db.begin_write().await?;
+    let (org_created, member_created) = own_organization(&tx, user, name).await?;
+    let published = events::append(&tx, vec![org_created, member_created]).await?;
+    tx.commit()
+        .await
+        .context("failed to create the organization")?;
+    state.outbox.committed_events(&published);
+    Ok(())
 }
 
 /// Creates a verified user with their own organization (they are its admin), in one transaction with
@@ -146,51 +209,14 @@ pub async fn create_account(
         },
     )
     .await?;
-    let org_name = format!(
-        "{}'s organization",
-        user.given_name.as_deref().unwrap_or(name)
-    );
-    let org = db::orgs::create(
-        &tx,
-        db::orgs::NewOrganization {
-            name: &org_name,
-            external_id: None,
-        },
-    )
-    .await?;
-    let role = db::roles::find_by_name(&tx, RoleName::ADMIN)
-        .await?
-        .context("the built-in admin role is missing")?;
-    let membership =
-        db::members::upsert(&tx, &org.id, &user.id, &role.id, db::members::ACTIVE).await?;
-    let row = db::members::row(&tx, &membership.id)
-        .await?
-        .context("the new membership vanished")?;
-    let member = MembershipEvent::new(&row, db::roles::permissions_of(&tx, &role.id).await?);
-    let published = events::append(
-        &tx,
-        vec![
-            NewEvent {
-                event_type: "organization.created",
-                organization_id: Some(org.id.clone()),
-                user_id: None,
-                data: serde_json::json!({ "organization": OrganizationJson::from(&org) }),
-            },
-            NewEvent {
-                event_type: "user.created",
-                organization_id: Some(org.id.clone()),
-                user_id: Some(user.id.clone()),
-                data: serde_json::json!({ "user": UserJson::from(&user) }),
-            },
-            NewEvent {
-                event_type: "user.organization_membership_created",
-                organization_id: Some(org.id.clone()),
-                user_id: Some(user.id.clone()),
-                data: serde_json::to_value(&member)?,
-            },
-        ],
-    )
-    .await?;
+    let (org_created, member_created) = own_organization(&tx, &user, name).await?;
+    let user_created = NewEvent {
+        event_type: "user.created",
+        organization_id: org_created.organization_id.clone(),
+        user_id: Some(user.id.clone()),
+        data: serde_json::json!({ "user": UserJson::from(&user) }),
+    };
+    let published = events::append(&tx, vec![org_created, user_created, member_created]).await?;
     match tx.commit().await {
         Ok(()) => {}
         // Lost a race with another sign-up of the same address.

@@ -2,6 +2,7 @@
 //! about actix; handlers and actors call these functions.
 
 pub mod clients;
+pub mod domains;
 pub mod entities;
 pub mod environment;
 pub mod events;

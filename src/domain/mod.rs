@@ -4,6 +4,7 @@
 mod domain_name;
 mod email;
 pub mod ids;
+mod join_policy;
 mod password;
 mod permission;
 mod redirect_uri;
@@ -11,6 +12,7 @@ mod role_name;
 
 pub use domain_name::DomainName;
 pub use email::EmailAddress;
+pub use join_policy::DomainJoinPolicy;
 pub use password::NewPassword;
 pub use permission::{Feature, Permission, PermissionSet};
 pub use redirect_uri::RedirectUri;

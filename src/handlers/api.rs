@@ -1,5 +1,7 @@
 //! The management API under `/api/v1`, for the integrator's backend. Every route needs a bearer token
-//! from the `client_credentials` grant ([`ApiClient`]).
+//! from the `client_credentials` grant ([`ApiClient`]). Domains are in `domains`.
+
+mod domains;
 
 use super::errors::ApiError;
 use crate::actors::org::AddMember;
@@ -13,7 +15,9 @@ use actix_web::{HttpResponse, get, post, web};
 use serde::Deserialize;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(list_organizations).service(add_user);
+    cfg.service(list_organizations)
+        .service(add_user)
+        .configure(domains::configure);
 }
 
 #[derive(Deserialize)]

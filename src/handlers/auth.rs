@@ -4,6 +4,7 @@
 //! call into `auth` and renders; what the user typed is kept when a form comes back with errors.
 
 mod code;
+mod join;
 mod organization;
 mod reset;
 mod signup;
@@ -27,7 +28,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(code::configure)
         .configure(signup::configure)
         .configure(reset::configure)
-        .configure(organization::configure);
+        .configure(organization::configure)
+        .configure(join::configure);
 }
 
 /// The message of a form refused for a missing or wrong CSRF token.
@@ -109,6 +111,8 @@ async fn signed_in(
         auth::end_session_of_token(state, &token, "replaced").await?;
     }
     let (session, cookie) = auth::start_session(state, req, user, method).await?;
+    // An address on a verified domain of an SSO organization signs into that organization.
+    let session = auth::home_realm::enter(state, session, user).await?;
     let request = match next.request.as_deref() {
         Some(id) => db::oauth::find_request(state.db.conn(), id).await?,
         None => None,

@@ -111,6 +111,8 @@ impl From<OrgError> for ApiError {
     fn from(err: OrgError) -> Self {
         match err {
             OrgError::NotFound => ApiError::NotFound("organization"),
+            OrgError::DomainNotFound => ApiError::NotFound("domain"),
+            OrgError::InvalidDomain(message) => ApiError::field("domain", message),
             OrgError::Conflict(message) => ApiError::Conflict(message),
             OrgError::UnknownRole(role) => {
                 ApiError::field("role", format!("Role \"{role}\" does not exist."))

@@ -1,4 +1,7 @@
-//! The `/ui/` widget pages and the assets they load.
+//! The `/ui/` widget pages and the assets they load. Widgets with forms of their own live in
+//! submodules (`domains`).
+
+mod domains;
 
 use super::errors::PageError;
 use super::{brand, html};
@@ -13,7 +16,7 @@ use actix_web::{HttpResponse, get, web};
 use serde::Deserialize;
 
 /// Widgets that exist so far; navigation offers only these.
-pub const IMPLEMENTED: [Widget; 1] = [Widget::Members];
+pub const IMPLEMENTED: [Widget; 2] = [Widget::Members, Widget::Domains];
 
 /// Members per page.
 const PAGE_SIZE: u64 = 50;
@@ -24,7 +27,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(members)
         .service(portal_css)
         .service(live_js)
-        .service(branding_css);
+        .service(branding_css)
+        .configure(domains::configure);
 }
 
 /// The page frame for `viewer`, with the navigation they are entitled to.

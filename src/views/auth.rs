@@ -15,14 +15,14 @@ pub fn carry(request_id: Option<&str>, return_to: Option<&str>) -> String {
     }
 }
 
-fn hidden_carry(request_id: Option<&str>, return_to: Option<&str>) -> Markup {
+pub(crate) fn hidden_carry(request_id: Option<&str>, return_to: Option<&str>) -> Markup {
     html! {
         @if let Some(id) = request_id { input type="hidden" name="request" value=(id); }
         @if let Some(rt) = return_to { input type="hidden" name="return_to" value=(rt); }
     }
 }
 
-fn card(brand: &Brand, title: &str, content: Markup) -> Markup {
+pub(crate) fn card(brand: &Brand, title: &str, content: Markup) -> Markup {
     page(
         brand,
         title,

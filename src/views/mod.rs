@@ -2,8 +2,10 @@
 
 pub mod auth;
 pub mod demo;
+pub mod domains;
 pub mod email;
 pub mod errors;
+pub mod join;
 pub mod layout;
 pub mod webhooks;
 pub mod widgets;
@@ -14,6 +16,7 @@ pub use layout::Brand;
 pub const PORTAL_CSS: &str = include_str!("static/portal.css");
 pub const LIVE_JS: &str = include_str!("static/live.js");
 pub const WEBHOOK_LOG_JS: &str = include_str!("static/webhook-log.js");
+pub const DOMAINS_JS: &str = include_str!("static/domains.js");
 
 /// `12 Mar 2026` for a millisecond timestamp.
 pub fn date(ms: i64) -> String {

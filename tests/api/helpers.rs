@@ -157,7 +157,8 @@ pub struct TestApp {
     pub base: String,
     pub app_state: portal::state::AppState,
     pub settings: Settings,
-    _db: TestDatabase,
+    /// `None` only after [`TestApp::stop`].
+    db: Option<TestDatabase>,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -201,13 +202,21 @@ impl TestApp {
             base,
             app_state,
             settings,
-            _db: db,
+            db: Some(db),
             handle,
         }
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// Stops this node (its server and its background workers that keep a schedule) and hands back
+    /// its database, so a test can start another node on it as after a restart.
+    pub async fn stop(mut self) -> TestDatabase {
+        self.app_state.domains.stop();
+        self.handle.stop(true).await;
+        self.db.take().expect("the database of a running app")
     }
 
     pub fn conn(&self) -> &sea_orm::DatabaseConnection {

@@ -2,6 +2,8 @@
 
 mod auth_screens;
 mod authlib;
+mod dns;
+mod domains;
 mod helpers;
 mod oidc;
 mod skeleton;

@@ -3,6 +3,7 @@
 pub mod auth_code;
 pub mod auth_request;
 pub mod client;
+pub mod domain;
 pub mod environment;
 pub mod event;
 pub mod event_counter;

@@ -262,6 +262,8 @@ async fn verify_submit(
     match signup::finish(&state, ip.as_deref(), &email, &form.code).await? {
         Finished::Created(user, _) => {
             let next = continuation(request.as_ref(), return_to);
+            // An organization that suggests joining by domain asks first (`join`).
+            let next = super::join::via_suggestion(&state, &user, next).await?;
             signed_in(&req, &state, &user, "code", &next).await
         }
         Finished::AlreadyRegistered => {
