@@ -85,9 +85,125 @@ pub struct Audience {
     pub session_id: String,
     pub permissions: PermissionSet,
     pub widget: Widget,
+    /// The event sequence `permissions` reflect: read before the membership was loaded, so every
+    /// membership event above it is applied (again, harmlessly, if the load already saw it).
+    pub as_of: i64,
 }
 
+/// What a membership event means for the member's open sockets in that organization.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MembershipChange {
+    /// The member now holds these permissions.
+    Role(PermissionSet),
+    /// The member left or was removed.
+    Removed,
+}
+
+/// A membership event's subject and what changed, from the event alone (the payload carries the
+/// role's permissions), so every node can re-authorize its sockets without the database.
+pub fn membership_change(event: &Event) -> Option<(String, String, MembershipChange)> {
+    let removed = match event.event_type.as_str() {
+        "user.organization_membership_created" | "user.organization_membership_updated" => false,
+        "user.organization_membership_deleted" => true,
+        _ => return None,
+    };
+    let data: MembershipEvent = serde_json::from_value(event.data.clone()).ok()?;
+    let change = if removed || data.membership.status != crate::db::members::ACTIVE {
+        MembershipChange::Removed
+    } else {
+        MembershipChange::Role(
+            data.membership
+                .role
+                .permissions
+                .iter()
+                .filter_map(|p| Permission::parse(p).ok())
+                .collect(),
+        )
+    };
+    Some((data.membership.organization_id, data.membership.user_id, change))
+}
+
+/// Event types that end a session: its sockets are closed with [`close_codes::SESSION_ENDED`].
+/// The session id is read from `data.session_id` or `data.session.id`.
+pub const SESSION_ENDED_EVENTS: [&str; 3] = ["session.revoked", "session.ended", "session.expired"];
+
+/// The session an event ends, if it is one of [`SESSION_ENDED_EVENTS`].
+pub fn ended_session(event: &Event) -> Option<String> {
+    if !SESSION_ENDED_EVENTS.contains(&event.event_type.as_str()) {
+        return None;
+    }
+    event.data["session_id"]
+        .as_str()
+        .or_else(|| event.data["session"]["id"].as_str())
+        .map(String::from)
+}
+
+/// Close codes in the private range (RFC 6455 §7.4.2), read by the page script.
+pub mod close_codes {
+    /// The session ended (signed out, revoked, expired): sign in again.
+    pub const SESSION_ENDED: u16 = 4001;
+    /// No longer a member of the organization.
+    pub const MEMBERSHIP_ENDED: u16 = 4003;
+    /// The member's new role does not include this widget.
+    pub const WIDGET_NOT_ALLOWED: u16 = 4004;
+    /// Too slow to keep up: reconnect and resume.
+    pub const SLOW_CONSUMER: u16 = 4008;
+    /// The server could not authorize the socket's resume: reconnect.
+    pub const RECONNECT: u16 = 4009;
+}
+
+/// What a socket must do after its member's role changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Nothing changed for it (the event was already reflected, or concerns someone else).
+    Unchanged,
+    /// Its permissions changed and it may still show the widget: the page reloads to re-render
+    /// its controls; frames from here on are rendered for the new permissions.
+    Reload,
+    /// Close with this code and reason.
+    Close { code: u16, reason: &'static str },
+}
+
+pub const REASON_REMOVED: &str = "You are no longer a member of this organization.";
+pub const REASON_WIDGET: &str = "Your role no longer includes this page.";
+pub const REASON_SESSION: &str = "Your session has ended. Sign in again.";
+
 impl Audience {
+    /// Applies a membership change (event `seq`) of this socket's user in its organization.
+    pub fn apply(&mut self, seq: i64, change: &MembershipChange) -> Verdict {
+        if seq <= self.as_of {
+            return Verdict::Unchanged;
+        }
+        self.as_of = seq;
+        match change {
+            MembershipChange::Removed => Verdict::Close {
+                code: close_codes::MEMBERSHIP_ENDED,
+                reason: REASON_REMOVED,
+            },
+            MembershipChange::Role(permissions) if *permissions == self.permissions => {
+                Verdict::Unchanged
+            }
+            MembershipChange::Role(permissions) => {
+                self.permissions = *permissions;
+                let allowed = crate::access::requirement(self.widget)
+                    .is_none_or(|(needs, _)| permissions.contains(needs));
+                if allowed {
+                    Verdict::Reload
+                } else {
+                    Verdict::Close {
+                        code: close_codes::WIDGET_NOT_ALLOWED,
+                        reason: REASON_WIDGET,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether a membership change of (`org_id`, `user_id`) concerns this socket.
+    pub fn is_member(&self, org_id: &str, user_id: &str) -> bool {
+        self.org_id == org_id && self.user_id == user_id
+    }
+
     pub fn accepts(&self, frame: &Frame) -> bool {
         let in_scope = match (&frame.org_id, &frame.user_id) {
             (Some(org), Some(user)) => *org == self.org_id && *user == self.user_id,
@@ -188,6 +304,18 @@ fn member_removed(event: &Event) -> Option<Frame> {
         needs: Some(Permission::OrgUsersRead),
         relevant: PermissionSet::default(),
         render: Arc::new(move |_| json.clone()),
+    })
+}
+
+/// The frame that tells a page to reload (after event `seq` of `event_type`).
+pub fn reload_json(seq: i64, event_type: &str) -> String {
+    to_json(&Wire {
+        seq,
+        event_type,
+        op: "reload",
+        list: None,
+        target: None,
+        html: None,
     })
 }
 
