@@ -120,7 +120,11 @@ pub fn membership_change(event: &Event) -> Option<(String, String, MembershipCha
                 .collect(),
         )
     };
-    Some((data.membership.organization_id, data.membership.user_id, change))
+    Some((
+        data.membership.organization_id,
+        data.membership.user_id,
+        change,
+    ))
 }
 
 /// Event types that end a session: its sockets are closed with [`close_codes::SESSION_ENDED`].
@@ -322,4 +326,89 @@ pub fn reload_json(seq: i64, event_type: &str) -> String {
 /// A frame rendered once for a permission combination, cheap to clone into many sockets.
 pub fn render(frame: &Frame, key: PermissionSet) -> ByteString {
     ByteString::from((frame.render)(key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn audience(widget: Widget, permissions: PermissionSet) -> Audience {
+        Audience {
+            org_id: "org_1".into(),
+            user_id: "usr_1".into(),
+            session_id: "ses_1".into(),
+            permissions,
+            widget,
+            as_of: 10,
+        }
+    }
+
+    #[test]
+    fn changes_the_load_already_saw_are_ignored() {
+        let mut a = audience(Widget::Members, PermissionSet::all());
+        assert_eq!(a.apply(10, &MembershipChange::Removed), Verdict::Unchanged);
+        assert_eq!(a.permissions, PermissionSet::all());
+    }
+
+    #[test]
+    fn a_demotion_reloads_a_page_the_new_role_may_still_open() {
+        let member: PermissionSet = crate::db::roles::MEMBER_PERMISSIONS.into_iter().collect();
+        let mut a = audience(Widget::Members, PermissionSet::all());
+        assert_eq!(
+            a.apply(11, &MembershipChange::Role(member)),
+            Verdict::Reload
+        );
+        assert_eq!((a.permissions, a.as_of), (member, 11));
+        // The same role again (another node's replay, say) changes nothing.
+        assert_eq!(
+            a.apply(12, &MembershipChange::Role(member)),
+            Verdict::Unchanged
+        );
+    }
+
+    #[test]
+    fn a_role_without_the_widget_closes_it_and_removal_closes_everything() {
+        let member: PermissionSet = crate::db::roles::MEMBER_PERMISSIONS.into_iter().collect();
+        let mut sso = audience(Widget::Sso, PermissionSet::all());
+        assert_eq!(
+            sso.apply(11, &MembershipChange::Role(member)),
+            Verdict::Close {
+                code: close_codes::WIDGET_NOT_ALLOWED,
+                reason: REASON_WIDGET
+            }
+        );
+        let mut profile = audience(Widget::Profile, member);
+        assert!(matches!(
+            profile.apply(11, &MembershipChange::Removed),
+            Verdict::Close {
+                code: close_codes::MEMBERSHIP_ENDED,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn session_ending_events_name_their_session() {
+        let event = |t: &str, data| Event {
+            id: "evt_1".into(),
+            seq: 1,
+            event_type: t.into(),
+            organization_id: None,
+            user_id: Some("usr_1".into()),
+            occurred_at: String::new(),
+            data,
+        };
+        let flat = event(
+            "session.revoked",
+            serde_json::json!({ "session_id": "ses_9" }),
+        );
+        let nested = event(
+            "session.ended",
+            serde_json::json!({ "session": { "id": "ses_8" } }),
+        );
+        let other = event("user.updated", serde_json::json!({ "session_id": "ses_7" }));
+        assert_eq!(ended_session(&flat).as_deref(), Some("ses_9"));
+        assert_eq!(ended_session(&nested).as_deref(), Some("ses_8"));
+        assert_eq!(ended_session(&other), None);
+    }
 }

@@ -98,7 +98,10 @@ impl Application {
         // the outbox). With SQLite there is one process, and local commits wake the relay directly.
         if db.is_postgres() {
             PgWakeListener::new(url.clone(), relay.clone().recipient()).start();
-            tracing::info!(channel = db::events::NOTIFY_CHANNEL, "listening for other nodes' commits");
+            tracing::info!(
+                channel = db::events::NOTIFY_CHANNEL,
+                "listening for other nodes' commits"
+            );
         }
         OutboxRetention::new(
             db.clone(),

@@ -23,9 +23,9 @@
 //! touches the database.
 
 use crate::db::events::Event;
+use crate::domain::PermissionSet;
 use crate::live::{self, Audience, Frame, MembershipChange, Verdict};
 use crate::metrics;
-use crate::domain::PermissionSet;
 use actix::prelude::*;
 use bytestring::ByteString;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -123,7 +123,11 @@ impl Recent {
             let Some((old_seq, old_key)) = self.order.pop_front() else {
                 break;
             };
-            if self.latest.get(&old_key).is_some_and(|(s, _)| *s == old_seq) {
+            if self
+                .latest
+                .get(&old_key)
+                .is_some_and(|(s, _)| *s == old_seq)
+            {
                 self.latest.remove(&old_key);
             }
             self.forgotten_through = self.forgotten_through.max(old_seq);
@@ -289,13 +293,21 @@ impl EventHub {
 
     /// Brings a new subscriber up to the changes published since it was authorized. `false` when
     /// it was closed instead.
-    fn catch_up(&self, id: SocketId, audience: &mut Audience, socket: &Recipient<ToSocket>) -> bool {
+    fn catch_up(
+        &self,
+        id: SocketId,
+        audience: &mut Audience,
+        socket: &Recipient<ToSocket>,
+    ) -> bool {
         let close = |code, reason| {
             socket.do_send(ToSocket::Close { code, reason });
             false
         };
         if audience.as_of < self.recent.forgotten_through {
-            tracing::debug!(socket = id, "subscriber older than the hub's memory; reconnect");
+            tracing::debug!(
+                socket = id,
+                "subscriber older than the hub's memory; reconnect"
+            );
             return close(close_codes::RECONNECT, "reconnecting");
         }
         if self.recent.ended_sessions.contains(&audience.session_id) {
@@ -402,5 +414,99 @@ impl Handler<CountSubscribers> for EventHub {
 
     fn handle(&mut self, _: CountSubscribers, _ctx: &mut Self::Context) -> usize {
         self.subs.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::PermissionSet;
+    use crate::live::Widget;
+    use std::sync::Mutex;
+
+    /// A socket stand-in that records what the hub sends it.
+    struct Probe(Arc<Mutex<Vec<ToSocket>>>);
+
+    impl Actor for Probe {
+        type Context = Context<Self>;
+    }
+
+    impl Handler<ToSocket> for Probe {
+        type Result = ();
+        fn handle(&mut self, msg: ToSocket, _: &mut Self::Context) {
+            self.0.lock().unwrap().push(msg);
+        }
+    }
+
+    fn removal(seq: i64) -> Event {
+        Event {
+            id: format!("evt_{seq}"),
+            seq,
+            event_type: "user.organization_membership_deleted".into(),
+            organization_id: Some("org_1".into()),
+            user_id: Some("usr_1".into()),
+            occurred_at: String::new(),
+            data: serde_json::json!({
+                "membership": {
+                    "id": "mem_1", "organization_id": "org_1", "user_id": "usr_1",
+                    "role": { "name": "member", "display_name": "Member", "permissions": [] },
+                    "status": "removed", "created_at": ""
+                },
+                "user": { "id": "usr_1", "email": "a@b.test", "name": "A" }
+            }),
+        }
+    }
+
+    #[actix::test]
+    async fn a_subscriber_authorized_before_a_published_removal_is_closed() {
+        let hub = EventHub::new().start();
+        hub.send(Publish(Arc::new(vec![removal(5)]))).await.unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let probe = Probe(seen.clone()).start();
+        let audience = |as_of| Audience {
+            org_id: "org_1".into(),
+            user_id: "usr_1".into(),
+            session_id: "ses_1".into(),
+            permissions: PermissionSet::all(),
+            widget: Widget::Members,
+            as_of,
+        };
+        // Authorized at 4, subscribing after the hub published 5: closed at once.
+        hub.send(Subscribe {
+            id: 1,
+            audience: audience(4),
+            socket: probe.clone().recipient(),
+        })
+        .await
+        .unwrap();
+        // Authorized at 5 (the load saw the removal, so this cannot really happen; the hub must
+        // not close it for an event already reflected).
+        hub.send(Subscribe {
+            id: 2,
+            audience: audience(5),
+            socket: probe.clone().recipient(),
+        })
+        .await
+        .unwrap();
+        assert_eq!(hub.send(CountSubscribers).await.unwrap(), 1);
+        // Let the probe handle its mailbox.
+        probe
+            .send(ToSocket::Close {
+                code: 0,
+                reason: "",
+            })
+            .await
+            .unwrap();
+        let seen = seen.lock().unwrap();
+        assert!(
+            matches!(
+                seen[0],
+                ToSocket::Close {
+                    code: close_codes::MEMBERSHIP_ENDED,
+                    ..
+                }
+            ),
+            "{seen:?}"
+        );
     }
 }

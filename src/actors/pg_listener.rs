@@ -31,14 +31,16 @@ impl PgWakeListener {
 impl Actor for PgWakeListener {
     type Context = Context<Self>;
 
-    fn started(&mut self, ctx: &mut Self::Context) {
-        let (url, relay) = (self.url.clone(), self.relay.clone());
-        ctx.spawn(listen(url, relay).into_actor(self));
+    fn started(&mut self, _ctx: &mut Self::Context) {
+        // A plain tokio task, not one on the actor's local set: sqlx's listener spawns its clean-up
+        // when dropped, which needs the runtime still entered (it is while tokio shuts tasks down).
+        tokio::spawn(listen(self.url.clone(), self.relay.clone()));
     }
 }
 
+/// Listens until the relay is gone (the node is stopping).
 async fn listen(url: String, relay: Recipient<Wake>) {
-    loop {
+    while relay.connected() {
         let mut listener = match PgListener::connect(&url).await {
             Ok(listener) => listener,
             Err(err) => {
@@ -52,10 +54,13 @@ async fn listen(url: String, relay: Recipient<Wake>) {
             tokio::time::sleep(RETRY).await;
             continue;
         }
-        tracing::debug!(channel = NOTIFY_CHANNEL, "listening for commits of other nodes");
+        tracing::debug!(
+            channel = NOTIFY_CHANNEL,
+            "listening for commits of other nodes"
+        );
         // Anything committed while not listening is read now.
         relay.do_send(Wake { seq: None });
-        loop {
+        while relay.connected() {
             match listener.try_recv().await {
                 Ok(Some(note)) => relay.do_send(Wake {
                     seq: note.payload().trim().parse().ok(),

@@ -18,9 +18,9 @@ use super::event_hub::{EventHub, Subscribe, ToSocket, Unsubscribe};
 use crate::db::{Db, events};
 use crate::live::{self, Audience, Verdict, Wire};
 use crate::metrics;
-use std::sync::atomic::Ordering::Relaxed;
 use actix::prelude::*;
 use actix_web_actors::ws;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -161,11 +161,7 @@ impl WidgetSocket {
             }
         }
         if live::ended_session(event).is_some_and(|s| s == self.audience.session_id) {
-            self.close(
-                ctx,
-                live::close_codes::SESSION_ENDED,
-                live::REASON_SESSION,
-            );
+            self.close(ctx, live::close_codes::SESSION_ENDED, live::REASON_SESSION);
             return false;
         }
         for frame in live::frames_for(event) {
