@@ -4,6 +4,7 @@
 //! socket for replay after a reconnect, so both paths show exactly the same thing.
 
 mod domains;
+pub mod stream;
 
 use crate::db::events::Event;
 use crate::domain::{Permission, PermissionSet};

@@ -24,6 +24,7 @@
 
 use crate::db::events::Event;
 use crate::domain::PermissionSet;
+use crate::live::stream::StreamFilter;
 use crate::live::{self, Audience, Frame, MembershipChange, Verdict};
 use crate::metrics;
 use actix::prelude::*;
@@ -55,6 +56,12 @@ pub enum ToSocket {
 
 pub type SocketId = u64;
 
+/// A fresh id for a socket or stream subscribing to the hub.
+pub fn next_socket_id() -> SocketId {
+    static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT_ID.fetch_add(1, Relaxed)
+}
+
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Subscribe {
@@ -67,6 +74,15 @@ pub struct Subscribe {
 #[rtype(result = "()")]
 pub struct Unsubscribe {
     pub id: SocketId,
+}
+
+/// An integrator stream wants the events `filter` matches, as JSON frames.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SubscribeStream {
+    pub id: SocketId,
+    pub filter: StreamFilter,
+    pub socket: Recipient<ToSocket>,
 }
 
 /// Committed events, in sequence order.
@@ -86,6 +102,11 @@ pub struct EndSession {
 
 struct Subscription {
     audience: Audience,
+    socket: Recipient<ToSocket>,
+}
+
+struct StreamSubscription {
+    filter: StreamFilter,
     socket: Recipient<ToSocket>,
 }
 
@@ -140,6 +161,7 @@ pub struct EventHub {
     subs: HashMap<SocketId, Subscription>,
     by_org: HashMap<String, HashSet<SocketId>>,
     by_user: HashMap<String, HashSet<SocketId>>,
+    streams: HashMap<SocketId, StreamSubscription>,
     recent: Recent,
 }
 
@@ -149,6 +171,7 @@ impl EventHub {
     }
 
     fn remove(&mut self, id: SocketId) {
+        self.streams.remove(&id);
         if let Some(sub) = self.subs.remove(&id) {
             if let Some(set) = self.by_org.get_mut(&sub.audience.org_id) {
                 set.remove(&id);
@@ -211,6 +234,44 @@ impl EventHub {
                 self.remove(id);
             }
             Err(SendError::Closed(_)) => self.remove(id),
+        }
+    }
+
+    /// Sends `event` as JSON to the integrator streams whose filter matches (serialized once).
+    fn deliver_to_streams(&mut self, event: &Event, published: Instant) {
+        if self.streams.is_empty() {
+            return;
+        }
+        let mut text: Option<ByteString> = None;
+        let mut dropped = Vec::new();
+        for (id, stream) in &self.streams {
+            if !stream.filter.matches(event) {
+                continue;
+            }
+            let text = text
+                .get_or_insert_with(|| {
+                    ByteString::from(serde_json::to_string(event).unwrap_or_default())
+                })
+                .clone();
+            match stream.socket.try_send(ToSocket::Frame {
+                seq: event.seq,
+                text,
+                published,
+            }) {
+                Ok(()) => {}
+                Err(SendError::Full(_)) => {
+                    stream.socket.do_send(ToSocket::Close {
+                        code: close_codes::SLOW_CONSUMER,
+                        reason: "too slow to keep up; resume from the last seq received",
+                    });
+                    metrics::SLOW_CONSUMERS_DROPPED.fetch_add(1, Relaxed);
+                    dropped.push(*id);
+                }
+                Err(SendError::Closed(_)) => dropped.push(*id),
+            }
+        }
+        for id in dropped {
+            self.streams.remove(&id);
         }
     }
 
@@ -367,6 +428,20 @@ impl Handler<Subscribe> for EventHub {
     }
 }
 
+impl Handler<SubscribeStream> for EventHub {
+    type Result = ();
+
+    fn handle(&mut self, msg: SubscribeStream, _ctx: &mut Self::Context) {
+        self.streams.insert(
+            msg.id,
+            StreamSubscription {
+                filter: msg.filter,
+                socket: msg.socket,
+            },
+        );
+    }
+}
+
 impl Handler<Unsubscribe> for EventHub {
     type Result = ();
 
@@ -392,6 +467,7 @@ impl Handler<Publish> for EventHub {
             for frame in live::frames_for(event) {
                 self.deliver(&frame, published);
             }
+            self.deliver_to_streams(event, published);
         }
     }
 }
@@ -413,7 +489,7 @@ impl Handler<CountSubscribers> for EventHub {
     type Result = usize;
 
     fn handle(&mut self, _: CountSubscribers, _ctx: &mut Self::Context) -> usize {
-        self.subs.len()
+        self.subs.len() + self.streams.len()
     }
 }
 

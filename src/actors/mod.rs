@@ -2,6 +2,7 @@
 //! `startup::Application::build`).
 
 pub mod domain_verifier;
+pub mod event_stream;
 pub mod event_hub;
 pub mod key_manager;
 pub mod mailer;

@@ -21,7 +21,6 @@ use crate::metrics;
 use actix::prelude::*;
 use actix_web_actors::ws;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// How often the server pings.
@@ -32,8 +31,6 @@ pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(45);
 pub const MAILBOX: usize = 256;
 /// Events a reconnecting page may catch up on; beyond this it is told to reload.
 pub const REPLAY_LIMIT: u64 = 1000;
-
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 pub struct WidgetSocket {
     id: u64,
@@ -49,7 +46,7 @@ pub struct WidgetSocket {
 impl WidgetSocket {
     pub fn new(audience: Audience, hub: Addr<EventHub>, db: Db, after: Option<i64>) -> Self {
         Self {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            id: super::event_hub::next_socket_id(),
             audience,
             hub,
             db,

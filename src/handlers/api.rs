@@ -1,7 +1,9 @@
 //! The management API under `/api/v1`, for the integrator's backend. Every route needs a bearer token
-//! from the `client_credentials` grant ([`ApiClient`]). Domains are in `domains`.
+//! from the `client_credentials` grant ([`ApiClient`]). Domains are in `domains`, the event pull
+//! API and stream in `events`.
 
 mod domains;
+mod events;
 
 use super::errors::ApiError;
 use crate::actors::org::{AddMember, ChangeRole, RemoveMember};
@@ -19,7 +21,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(add_user)
         .service(update_user)
         .service(remove_user)
-        .configure(domains::configure);
+        .configure(domains::configure)
+        .configure(events::configure);
 }
 
 #[derive(Deserialize)]
