@@ -2,8 +2,8 @@
 //! `startup::Application::build`).
 
 pub mod domain_verifier;
-pub mod event_stream;
 pub mod event_hub;
+pub mod event_stream;
 pub mod key_manager;
 pub mod mailer;
 pub mod org;

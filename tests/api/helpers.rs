@@ -492,27 +492,6 @@ impl Socket {
             }
         }
     }
-
-    /// The next frame or, if the server closes first, its close code.
-    pub async fn next_frame_or_close(&mut self) -> Result<Value, u16> {
-        use tokio_tungstenite::tungstenite::Message;
-        let deadline = tokio::time::Instant::now() + DEADLINE;
-        loop {
-            let msg = tokio::time::timeout_at(deadline, self.stream.next())
-                .await
-                .expect("a frame or a close arrives before the deadline");
-            match msg {
-                Some(Ok(Message::Text(text))) => {
-                    return Ok(serde_json::from_str(&text).expect("frame is JSON"));
-                }
-                Some(Ok(Message::Close(frame))) => {
-                    return Err(frame.map_or(1005, |f| u16::from(f.code)));
-                }
-                Some(Ok(_)) => continue,
-                Some(Err(_)) | None => return Err(1006),
-            }
-        }
-    }
 }
 
 /// Skips a test that needs something this machine lacks: prints why (past the output capture) and

@@ -322,7 +322,9 @@ async fn an_ended_session_closes_its_sockets_and_no_others(backend: Backend) {
 }
 
 async fn add(app: &TestApp, org: &str, email: &str) -> Value {
-    let res = app.add_member(org, json!({ "email": email, "name": email })).await;
+    let res = app
+        .add_member(org, json!({ "email": email, "name": email }))
+        .await;
     assert_eq!(res.status(), 201, "add {email}");
     res.json().await.expect("json")
 }
@@ -402,7 +404,12 @@ async fn a_slow_consumer_is_dropped_while_a_normal_one_keeps_receiving(backend: 
     };
     let acme = app.org_id("Acme").await;
     let admin = signed_in(&app, "admin@acme.test").await;
-    let page = admin.get("/ui/organization/members").await.text().await.expect("page");
+    let page = admin
+        .get("/ui/organization/members")
+        .await
+        .text()
+        .await
+        .expect("page");
     let seq = page_seq(&page);
     let mut normal = admin.open_socket("members", seq).await;
 
@@ -410,7 +417,10 @@ async fn a_slow_consumer_is_dropped_while_a_normal_one_keeps_receiving(backend: 
     let addr = app.base.trim_start_matches("http://").to_string();
     let tcp = tokio::net::TcpSocket::new_v4().expect("socket");
     tcp.set_recv_buffer_size(4096).expect("rcvbuf");
-    let tcp = tcp.connect(addr.parse().expect("addr")).await.expect("connect");
+    let tcp = tcp
+        .connect(addr.parse().expect("addr"))
+        .await
+        .expect("connect");
     let mut req = format!("ws://{addr}/ui/live?widget=members&after={seq}")
         .into_client_request()
         .expect("request");
@@ -437,7 +447,10 @@ async fn a_slow_consumer_is_dropped_while_a_normal_one_keeps_receiving(backend: 
         for i in 0..50 {
             let frame = normal.next_frame().await;
             let want = format!("{tag}{i}@acme.test");
-            assert!(html(&frame).contains(&want), "the normal socket gets {want} next");
+            assert!(
+                html(&frame).contains(&want),
+                "the normal socket gets {want} next"
+            );
         }
         batches += 1;
     }
@@ -487,8 +500,14 @@ async fn every_client_receives_exactly_the_outbox_sequence_of_its_scope(backend:
     let start = portal::db::events::last_seq(app.conn()).await.expect("seq");
     let mut clients = vec![
         (acme.clone(), acme_admin.open_socket("members", start).await),
-        (acme.clone(), acme_member.open_socket("members", start).await),
-        (globex.clone(), globex_admin.open_socket("members", start).await),
+        (
+            acme.clone(),
+            acme_member.open_socket("members", start).await,
+        ),
+        (
+            globex.clone(),
+            globex_admin.open_socket("members", start).await,
+        ),
     ];
 
     // Several writers at once, each a random mix of API changes and direct outbox writes in both
@@ -557,20 +576,31 @@ async fn every_client_receives_exactly_the_outbox_sequence_of_its_scope(backend:
         "every change wrote one membership event"
     );
     for (org, socket) in &mut clients {
-        let expected = if *org == acme { &expected_acme } else { &expected_globex };
+        let expected = if *org == acme {
+            &expected_acme
+        } else {
+            &expected_globex
+        };
         let mut received = Vec::new();
         while received.len() < expected.len() {
             let frame = socket.next_frame().await;
             received.push(frame["seq"].as_i64().expect("seq"));
         }
-        assert_eq!(&received, expected, "received exactly the outbox order of its scope");
+        assert_eq!(
+            &received, expected,
+            "received exactly the outbox order of its scope"
+        );
     }
     // And nothing more: the next frame each client sees is a fresh change in its own org.
     let acme_tail = add(&app, &acme, "tail@acme.test").await;
     let globex_tail = add(&app, &globex, "tail@globex.test").await;
     for (org, socket) in &mut clients {
         let frame = socket.next_frame().await;
-        let tail = if *org == acme { &acme_tail } else { &globex_tail };
+        let tail = if *org == acme {
+            &acme_tail
+        } else {
+            &globex_tail
+        };
         assert_eq!(
             frame["target"],
             format!("member-{}", tail["membership"]["id"].as_str().expect("id"))
@@ -583,13 +613,21 @@ async fn open_stream(
     app: &TestApp,
     query: &str,
 ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
-    let url = format!("{}/api/v1/events/stream?{query}", app.base.replacen("http", "ws", 1));
+    let url = format!(
+        "{}/api/v1/events/stream?{query}",
+        app.base.replacen("http", "ws", 1)
+    );
     let mut req = url.into_client_request().expect("request");
     req.headers_mut().insert(
         "authorization",
-        format!("Bearer {}", app.api_token().await).parse().expect("header"),
+        format!("Bearer {}", app.api_token().await)
+            .parse()
+            .expect("header"),
     );
-    tokio_tungstenite::connect_async(req).await.expect("stream opens").0
+    tokio_tungstenite::connect_async(req)
+        .await
+        .expect("stream opens")
+        .0
 }
 
 async fn next_event(
@@ -624,7 +662,10 @@ async fn the_integrator_stream_and_pull_api_read_the_same_outbox(backend: Backen
     let start = portal::db::events::last_seq(app.conn()).await.expect("seq");
 
     // No token, no stream; a bad filter is a JSON error.
-    let anonymous = format!("{}/api/v1/events/stream", app.base.replacen("http", "ws", 1));
+    let anonymous = format!(
+        "{}/api/v1/events/stream",
+        app.base.replacen("http", "ws", 1)
+    );
     assert!(tokio_tungstenite::connect_async(anonymous).await.is_err());
     let token = app.api_token().await;
     let res = app
@@ -635,7 +676,10 @@ async fn the_integrator_stream_and_pull_api_read_the_same_outbox(backend: Backen
         .await
         .expect("GET");
     assert_eq!(res.status(), 422);
-    assert_eq!(res.json::<Value>().await.expect("json")["error"]["field"], "types");
+    assert_eq!(
+        res.json::<Value>().await.expect("json")["error"]["field"],
+        "types"
+    );
 
     let mut acme_users = open_stream(&app, &format!("organization_id={acme}&types=user.*")).await;
     let mut everything = open_stream(&app, "").await;
@@ -654,11 +698,21 @@ async fn the_integrator_stream_and_pull_api_read_the_same_outbox(backend: Backen
         }
         acme_seen.push(e);
     }
-    assert_eq!(acme_seen[1]["data"]["membership"]["id"], first["membership"]["id"]);
-    assert_eq!(acme_seen[3]["data"]["membership"]["id"], second["membership"]["id"]);
+    assert_eq!(
+        acme_seen[1]["data"]["membership"]["id"],
+        first["membership"]["id"]
+    );
+    assert_eq!(
+        acme_seen[3]["data"]["membership"]["id"],
+        second["membership"]["id"]
+    );
     let mut all_seqs = Vec::new();
     for _ in 0..6 {
-        all_seqs.push(next_event(&mut everything).await["seq"].as_i64().expect("seq"));
+        all_seqs.push(
+            next_event(&mut everything).await["seq"]
+                .as_i64()
+                .expect("seq"),
+        );
     }
 
     // The pull API pages through the same events in the same order.
@@ -702,13 +756,21 @@ async fn the_integrator_stream_and_pull_api_read_the_same_outbox(backend: Backen
         .iter()
         .map(|e| e["id"].as_str().expect("id"))
         .collect();
-    assert_eq!(ids, [acme_seen[1]["id"].as_str().unwrap(), acme_seen[3]["id"].as_str().unwrap()]);
+    assert_eq!(
+        ids,
+        [
+            acme_seen[1]["id"].as_str().unwrap(),
+            acme_seen[3]["id"].as_str().unwrap()
+        ]
+    );
 
     // Resuming a stream from a sequence replays what came after it, then goes live.
     let resume_from = acme_seen[1]["seq"].as_i64().expect("seq");
-    let mut resumed =
-        open_stream(&app, &format!("organization_id={acme}&types=user.*&after_seq={resume_from}"))
-            .await;
+    let mut resumed = open_stream(
+        &app,
+        &format!("organization_id={acme}&types=user.*&after_seq={resume_from}"),
+    )
+    .await;
     assert_eq!(next_event(&mut resumed).await["id"], acme_seen[2]["id"]);
     assert_eq!(next_event(&mut resumed).await["id"], acme_seen[3]["id"]);
     let third = add(&app, &acme, "s3@acme.test").await;
@@ -725,7 +787,14 @@ async fn retention_prunes_old_events_and_resumes_from_before_them_reload(backend
     };
     let acme = app.org_id("Acme").await;
     let admin = signed_in(&app, "admin@acme.test").await;
-    let old_seq = page_seq(&admin.get("/ui/organization/members").await.text().await.expect("page"));
+    let old_seq = page_seq(
+        &admin
+            .get("/ui/organization/members")
+            .await
+            .text()
+            .await
+            .expect("page"),
+    );
     add(&app, &acme, "old@acme.test").await;
     let last = portal::db::events::last_seq(app.conn()).await.expect("seq");
 
@@ -735,15 +804,19 @@ async fn retention_prunes_old_events_and_resumes_from_before_them_reload(backend
     loop {
         fanout.try_run_once().await.expect("fan-out pass");
         let tx = app.app_state.db.begin_write().await.expect("tx");
-        let cursor = portal::db::webhooks::lock_cursor(&tx, portal::db::webhooks::CursorLock::NoLock)
-            .await
-            .expect("cursor")
-            .unwrap_or(0);
+        let cursor =
+            portal::db::webhooks::lock_cursor(&tx, portal::db::webhooks::CursorLock::NoLock)
+                .await
+                .expect("cursor")
+                .unwrap_or(0);
         tx.rollback().await.expect("rollback");
         if cursor >= last {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "the fan-out catches up");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the fan-out catches up"
+        );
         tokio::task::yield_now().await;
     }
     // Two hours from now, with a one-hour window, everything so far is old.
@@ -756,7 +829,12 @@ async fn retention_prunes_old_events_and_resumes_from_before_them_reload(backend
         .await
         .expect("prune");
     assert!(pruned >= 2, "pruned {pruned}");
-    assert_eq!(portal::db::events::retained_after(app.conn()).await.expect("floor"), last);
+    assert_eq!(
+        portal::db::events::retained_after(app.conn())
+            .await
+            .expect("floor"),
+        last
+    );
 
     // A page from before is told to reload; the pull API answers 410; a stream closes with 4010.
     let mut socket = admin.open_socket("members", old_seq).await;
@@ -769,11 +847,17 @@ async fn retention_prunes_old_events_and_resumes_from_before_them_reload(backend
         .await
         .expect("GET");
     assert_eq!(res.status(), 410);
-    assert_eq!(res.json::<Value>().await.expect("json")["error"]["code"], "gone");
+    assert_eq!(
+        res.json::<Value>().await.expect("json")["error"]["code"],
+        "gone"
+    );
     let mut stream = open_stream(&app, &format!("after_seq={old_seq}")).await;
     let deadline = tokio::time::Instant::now() + crate::helpers::DEADLINE;
     loop {
-        match tokio::time::timeout_at(deadline, stream.next()).await.expect("close arrives") {
+        match tokio::time::timeout_at(deadline, stream.next())
+            .await
+            .expect("close arrives")
+        {
             Some(Ok(Message::Close(Some(c)))) => {
                 assert_eq!(u16::from(c.code), 4010);
                 break;
@@ -797,10 +881,18 @@ async fn metrics_count_sockets_events_and_deliveries(backend: Backend) {
     let mut socket = open_at_page(&admin, "/ui/organization/members", "members").await;
     add(&app, &acme, "metered@acme.test").await;
     socket.next_frame().await;
-    let res = app.http().get(app.url("/metrics")).send().await.expect("GET");
+    let res = app
+        .http()
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("GET");
     assert_eq!(res.status(), 200);
     assert!(
-        res.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4")
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
     );
     let text = res.text().await.expect("text");
     // Counters are per process (tests share one), so only lower bounds hold.

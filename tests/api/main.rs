@@ -9,4 +9,5 @@ mod live;
 mod oidc;
 mod skeleton;
 mod smtp;
+mod two_nodes;
 mod webhooks;

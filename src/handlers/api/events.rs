@@ -65,7 +65,10 @@ async fn list(
     let after = q.after()?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::field("limit", "limit must be between 1 and 1000."));
+        return Err(ApiError::field(
+            "limit",
+            "limit must be between 1 and 1000.",
+        ));
     }
     let conn = state.db.conn();
     let scanned =
