@@ -480,6 +480,20 @@ impl Handler<EndSession> for EventHub {
     }
 }
 
+/// Every widget socket's address, for `portal bench live`'s baseline (a bare broadcast loop that
+/// skips the outbox, the relay and the hub's filtering and rendering).
+#[derive(Message)]
+#[rtype(result = "Vec<Recipient<ToSocket>>")]
+pub struct SocketRecipients;
+
+impl Handler<SocketRecipients> for EventHub {
+    type Result = MessageResult<SocketRecipients>;
+
+    fn handle(&mut self, _: SocketRecipients, _ctx: &mut Self::Context) -> Self::Result {
+        MessageResult(self.subs.values().map(|s| s.socket.clone()).collect())
+    }
+}
+
 /// How many sockets are subscribed (for health and metrics).
 #[derive(Message)]
 #[rtype(result = "usize")]
