@@ -83,27 +83,30 @@ impl WidgetSocket {
         let work = async move {
             subscribe
                 .await
-                .map_err(|e| anyhow::anyhow!("hub unavailable: {e}"))?;
+                .map_err(|e| Failed(anyhow::anyhow!("hub unavailable: {e}")))?;
             let missed =
                 events::after_for_scope(db.conn(), after, &org_id, &user_id, REPLAY_LIMIT + 1)
-                    .await?;
+                    .await
+                    .map_err(Failed)?;
             // Checked after the read: events pruned before it show in the floor, ones pruned
             // after it were read.
-            if after < events::retained_after(db.conn()).await? {
-                return Ok(None);
+            let floor = events::retained_after(db.conn()).await.map_err(Failed)?;
+            if after < floor {
+                return Err(Behind(floor));
             }
-            anyhow::Ok(Some(missed))
+            Ok(missed)
         };
         ctx.wait(
             work.into_actor(self)
                 .map(|result, socket, ctx| match result {
-                    // Too far behind, or behind what the outbox still keeps: the page reloads.
-                    Ok(None) => socket.reload(ctx, None),
-                    Ok(Some(missed)) if missed.len() as u64 > REPLAY_LIMIT => {
-                        let seq = missed.last().map(|e| e.seq);
+                    // Behind what the outbox still keeps, or too far behind: the page reloads
+                    // (the frame's sequence is above the page's, or the page would ignore it).
+                    Err(Behind(floor)) => socket.reload(ctx, floor),
+                    Ok(missed) if missed.len() as u64 > REPLAY_LIMIT => {
+                        let seq = missed.last().map_or(socket.last_sent + 1, |e| e.seq);
                         socket.reload(ctx, seq);
                     }
-                    Ok(Some(missed)) => {
+                    Ok(missed) => {
                         metrics::REPLAYS.fetch_add(1, Relaxed);
                         metrics::REPLAYED_EVENTS.fetch_add(missed.len() as u64, Relaxed);
                         for event in &missed {
@@ -112,7 +115,7 @@ impl WidgetSocket {
                             }
                         }
                     }
-                    Err(err) => {
+                    Err(Failed(err)) => {
                         tracing::warn!(error = %err, "widget socket could not start");
                         ctx.close(Some(ws::CloseCode::Error.into()));
                         ctx.stop();
@@ -122,11 +125,19 @@ impl WidgetSocket {
     }
 }
 
+/// Why a socket could not replay.
+enum ReplayError {
+    /// The page is behind what retention kept (everything up to this sequence may be gone).
+    Behind(i64),
+    Failed(anyhow::Error),
+}
+use ReplayError::{Behind, Failed};
+
 impl WidgetSocket {
     /// Tells the page to reload (it cannot catch up from the outbox).
-    fn reload(&mut self, ctx: &mut ws::WebsocketContext<Self>, seq: Option<i64>) {
+    fn reload(&mut self, ctx: &mut ws::WebsocketContext<Self>, seq: i64) {
         metrics::REPLAY_RELOADS.fetch_add(1, Relaxed);
-        let seq = seq.unwrap_or(self.last_sent).max(self.last_sent);
+        let seq = seq.max(self.last_sent);
         self.last_sent = seq;
         ctx.text(live::to_json(&Wire {
             seq,

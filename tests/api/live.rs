@@ -14,6 +14,7 @@ on_both_backends!(
     a_removed_members_socket_is_closed_with_a_reason,
     an_ended_session_closes_its_sockets_and_no_others,
     a_socket_that_missed_three_changes_gets_exactly_those_after_resuming,
+    a_page_too_far_behind_is_told_to_reload,
     a_slow_consumer_is_dropped_while_a_normal_one_keeps_receiving,
     every_client_receives_exactly_the_outbox_sequence_of_its_scope,
     the_integrator_stream_and_pull_api_read_the_same_outbox,
@@ -364,6 +365,32 @@ async fn a_socket_that_missed_three_changes_gets_exactly_those_after_resuming(ba
     assert!(html(&frame).contains("four@acme.test"), "{frame}");
 }
 
+async fn a_page_too_far_behind_is_told_to_reload(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let acme = app.org_id("Acme").await;
+    let admin = signed_in(&app, "admin@acme.test").await;
+    let page = admin
+        .get("/ui/organization/members")
+        .await
+        .text()
+        .await
+        .expect("page");
+    let seq = page_seq(&page);
+    let limit = portal::actors::widget_socket::REPLAY_LIMIT as usize;
+    write_big_rows(&app, &acme, limit + 1, 10, "far").await;
+    let mut socket = admin.open_socket("members", seq).await;
+    let frame = socket.next_frame().await;
+    assert_eq!(frame["op"], "reload", "{frame}");
+    assert!(frame["seq"].as_i64().expect("seq") > seq);
+    // Within the limit, the same page catches up instead.
+    let mut near = admin.open_socket("members", seq + 1).await;
+    let first = near.next_frame().await;
+    assert_eq!(first["op"], "upsert");
+    assert!(html(&first).contains("far1@acme.test"), "{first}");
+}
+
 /// Writes `n` membership events for `org` whose rows are about `size` bytes each, in one
 /// transaction, as a member import would, and wakes the relay.
 async fn write_big_rows(app: &TestApp, org: &str, n: usize, size: usize, tag: &str) {
@@ -527,8 +554,8 @@ async fn every_client_receives_exactly_the_outbox_sequence_of_its_scope(backend:
             let http = reqwest::Client::new();
             for i in 0..per_writer {
                 let r: u32 = rand::random();
-                let org = if r % 2 == 0 { &acme } else { &globex };
-                if r % 3 == 0 {
+                let org = if r.is_multiple_of(2) { &acme } else { &globex };
+                if r.is_multiple_of(3) {
                     let tx = state.db.begin_write().await.expect("tx");
                     let published = portal::db::events::append(
                         &tx,
@@ -838,7 +865,12 @@ async fn retention_prunes_old_events_and_resumes_from_before_them_reload(backend
 
     // A page from before is told to reload; the pull API answers 410; a stream closes with 4010.
     let mut socket = admin.open_socket("members", old_seq).await;
-    assert_eq!(socket.next_frame().await["op"], "reload");
+    let frame = socket.next_frame().await;
+    assert_eq!(frame["op"], "reload");
+    assert!(
+        frame["seq"].as_i64().expect("seq") > old_seq,
+        "above the page's sequence, or the page would ignore it: {frame}"
+    );
     let res = app
         .http()
         .get(app.url(&format!("/api/v1/events?after_seq={old_seq}")))
