@@ -15,6 +15,7 @@ pub mod live;
 pub mod oauth;
 pub mod principal;
 pub mod sealing;
+pub mod sessions;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -1,6 +1,9 @@
 //! Building and running the server: connect, migrate, seed, load keys, bind, start the actors, serve.
 
+use crate::actors::backchannel_dispatcher::BackchannelDispatcher;
 use crate::actors::domain_verifier::DomainVerifier;
+use crate::actors::session_reaper::SessionReaper;
+use crate::sessions::SessionEnder;
 use crate::actors::event_hub::EventHub;
 use crate::actors::key_manager::KeyManager;
 use crate::actors::mailer::Mailer;
@@ -126,6 +129,25 @@ impl Application {
             "domain verifier started"
         );
 
+        // Sessions: the back-channel dispatcher first (ending a session wakes it), then the reaper,
+        // which ends sessions through the same path as every other way a session ends.
+        let backchannel = BackchannelDispatcher::new(
+            db.clone(),
+            keys.clone(),
+            public_url.as_str().trim_end_matches('/').to_string(),
+            webhooks.allow.clone(),
+            crate::oauth::backchannel::Schedule::scaled(settings.webhooks.retry_scale),
+        )?
+        .start();
+        let sessions = SessionEnder::new(db.clone(), outbox.clone(), Some(backchannel.recipient()));
+        SessionReaper::new(
+            db.clone(),
+            sessions.clone(),
+            Duration::from_millis(settings.sessions.reap_interval_ms),
+        )
+        .start();
+        tracing::info!("back-channel logout dispatcher and session reaper started");
+
         let state = AppState {
             db: db.clone(),
             settings: settings.clone(),
@@ -138,6 +160,7 @@ impl Application {
             webhooks,
             mailer,
             domains,
+            sessions,
         };
         let demo_app = demo.as_ref().map(|c| {
             web::Data::new(DemoApp {

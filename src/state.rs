@@ -32,6 +32,8 @@ pub struct AppState {
     pub mailer: Addr<Mailer>,
     /// The domain verifier: wake it, or run a check now.
     pub domains: DomainChecks,
+    /// Ends sessions (revoke, back-channel logout, `user.logout`).
+    pub sessions: crate::sessions::SessionEnder,
 }
 
 impl AppState {

@@ -113,6 +113,31 @@ impl EventHub {
         }
     }
 
+    /// Closes every socket of a session with [`close_codes::SESSION_ENDED`].
+    fn end_session(&mut self, user_id: &str, session_id: &str) {
+        let ids: Vec<SocketId> = self
+            .by_user
+            .get(user_id)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|id| {
+                self.subs
+                    .get(id)
+                    .is_some_and(|s| s.audience.session_id == session_id)
+            })
+            .collect();
+        for id in ids {
+            if let Some(sub) = self.subs.get(&id) {
+                sub.socket.do_send(ToSocket::Close {
+                    code: close_codes::SESSION_ENDED,
+                    reason: "signed out",
+                });
+            }
+            self.remove(id);
+        }
+    }
+
     fn deliver(&mut self, frame: &Frame) {
         let mut rendered: HashMap<PermissionSet, ByteString> = HashMap::new();
         let mut dropped = Vec::new();
@@ -191,6 +216,13 @@ impl Handler<Publish> for EventHub {
         for event in msg.0.iter() {
             for frame in live::frames_for(event) {
                 self.deliver(&frame);
+            }
+            // A session ended (on any node): its pages are signed out live.
+            if event.event_type == crate::sessions::USER_LOGOUT
+                && let (Some(user_id), Some(session_id)) =
+                    (event.user_id.as_deref(), event.data["session_id"].as_str())
+            {
+                self.end_session(user_id, session_id);
             }
         }
     }

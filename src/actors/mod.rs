@@ -1,7 +1,9 @@
 //! The actors. Each file owns one kind of state; startup starts them in a fixed order (see
 //! `startup::Application::build`).
 
+pub mod backchannel_dispatcher;
 pub mod domain_verifier;
+pub mod session_reaper;
 pub mod event_hub;
 pub mod key_manager;
 pub mod mailer;

@@ -8,7 +8,9 @@
 //! is the state, the actor is the lock and the place the rules live.
 
 mod domains;
+mod session_policy;
 
+pub use session_policy::{PolicyChanged, SetSessionPolicy};
 pub use domains::{
     AddDomain, DeleteDomain, DomainAdded, MarkVerified, RecordCheck, SetDomainJoinPolicy,
 };

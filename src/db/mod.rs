@@ -1,6 +1,7 @@
 //! Storage: the connection, the entities and one module of queries per aggregate. Nothing here knows
 //! about actix; handlers and actors call these functions.
 
+pub mod backchannel;
 pub mod clients;
 pub mod domains;
 pub mod entities;

@@ -108,7 +108,7 @@ async fn signed_in(
     next: &Continuation,
 ) -> Result<HttpResponse, PageError> {
     if let Some(token) = session_token(req, state) {
-        auth::end_session_of_token(state, &token, "replaced").await?;
+        auth::end_session_of_token(state, &token, crate::sessions::EndReason::Replaced).await?;
     }
     let (session, cookie) = auth::start_session(state, req, user, method).await?;
     // An address on a verified domain of an SSO organization signs into that organization.

@@ -2,6 +2,8 @@
 
 pub mod auth_code;
 pub mod auth_request;
+pub mod backchannel_attempt;
+pub mod backchannel_delivery;
 pub mod client;
 pub mod domain;
 pub mod environment;
