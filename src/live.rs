@@ -4,6 +4,7 @@
 //! socket for replay after a reconnect, so both paths show exactly the same thing.
 
 mod domains;
+mod sessions;
 
 use crate::db::events::Event;
 use crate::domain::{Permission, PermissionSet};
@@ -139,6 +140,9 @@ pub fn frames_for(event: &Event) -> Vec<Frame> {
         }
         "user.organization_membership_deleted" => member_removed(event).into_iter().collect(),
         t if t.starts_with("organization.domain_") => domains::frames(event).into_iter().collect(),
+        crate::sessions::SESSION_CREATED | crate::sessions::USER_LOGOUT => {
+            sessions::frames(event).into_iter().collect()
+        }
         _ => Vec::new(),
     }
 }

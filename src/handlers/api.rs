@@ -2,6 +2,7 @@
 //! from the `client_credentials` grant ([`ApiClient`]). Domains are in `domains`.
 
 mod domains;
+mod sessions;
 
 use super::errors::ApiError;
 use crate::actors::org::AddMember;
@@ -17,7 +18,8 @@ use serde::Deserialize;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(list_organizations)
         .service(add_user)
-        .configure(domains::configure);
+        .configure(domains::configure)
+        .configure(sessions::configure);
 }
 
 #[derive(Deserialize)]

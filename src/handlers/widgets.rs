@@ -2,6 +2,8 @@
 //! submodules (`domains`).
 
 mod domains;
+mod security;
+mod session_policy;
 
 use super::errors::PageError;
 use super::{brand, html};
@@ -16,7 +18,12 @@ use actix_web::{HttpResponse, get, web};
 use serde::Deserialize;
 
 /// Widgets that exist so far; navigation offers only these.
-pub const IMPLEMENTED: [Widget; 2] = [Widget::Members, Widget::Domains];
+pub const IMPLEMENTED: [Widget; 4] = [
+    Widget::Members,
+    Widget::Domains,
+    Widget::SessionPolicy,
+    Widget::Security,
+];
 
 /// Members per page.
 const PAGE_SIZE: u64 = 50;
@@ -28,7 +35,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(portal_css)
         .service(live_js)
         .service(branding_css)
-        .configure(domains::configure);
+        .configure(domains::configure)
+        .configure(session_policy::configure)
+        .configure(security::configure);
 }
 
 /// The page frame for `viewer`, with the navigation they are entitled to.

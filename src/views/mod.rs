@@ -7,6 +7,8 @@ pub mod email;
 pub mod errors;
 pub mod join;
 pub mod layout;
+pub mod security;
+pub mod session_policy;
 pub mod webhooks;
 pub mod widgets;
 
