@@ -133,6 +133,7 @@ pub async fn start_session(
             auth_method,
             user_agent: crate::web::user_agent(req),
             ip: crate::web::client_ip(req).as_deref(),
+            now,
             absolute_expires_at: now + policy.absolute_ms(),
             idle_expires_at: policy.idle_ms().map(|ms| now + ms),
         },

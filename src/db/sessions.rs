@@ -17,12 +17,14 @@ pub struct NewSession<'a> {
     pub auth_method: &'a str,
     pub user_agent: Option<&'a str>,
     pub ip: Option<&'a str>,
+    /// The sign-in time the deadlines were computed from.
+    pub now: i64,
     pub absolute_expires_at: i64,
     pub idle_expires_at: Option<i64>,
 }
 
 pub async fn create(db: &impl Conn, new: NewSession<'_>) -> anyhow::Result<Session> {
-    let now = now_ms();
+    let now = new.now;
     let device = Device::from_user_agent(new.user_agent);
     let row = session::ActiveModel {
         id: Set(ids::new_id(ids::SESSION)),

@@ -473,6 +473,34 @@ impl Socket {
     }
 }
 
+impl Socket {
+    /// Sends a text message (as the page does with its acknowledgements).
+    pub async fn send_text(&mut self, text: &str) {
+        let _ = self
+            .stream
+            .send(tokio_tungstenite::tungstenite::Message::text(text.to_string()))
+            .await;
+    }
+
+    /// Waits (at most [`DEADLINE`]) for the server to close the socket and returns the close code,
+    /// skipping frames that arrive before.
+    pub async fn close_code(&mut self) -> Option<u16> {
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            let msg = tokio::time::timeout_at(deadline, self.stream.next())
+                .await
+                .expect("the socket closes before the deadline");
+            match msg {
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Close(frame))) => {
+                    return frame.map(|f| u16::from(f.code));
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return None,
+            }
+        }
+    }
+}
+
 /// Skips a test that needs something this machine lacks: prints why (past the output capture) and
 /// returns `None`. Under `CI=true` a missing prerequisite fails the test instead.
 pub fn skip_or_fail<T>(reason: &str) -> Option<T> {
