@@ -13,6 +13,7 @@ pub mod handlers;
 pub mod keys;
 pub mod live;
 pub mod oauth;
+pub mod passkeys;
 pub mod principal;
 pub mod sealing;
 pub mod sessions;

@@ -148,6 +148,13 @@ impl Application {
         .start();
         tracing::info!("back-channel logout dispatcher and session reaper started");
 
+        let env = db::environment::get(db.conn()).await?;
+        let webauthn = crate::passkeys::relying_party(&public_url, &env.name);
+        match &webauthn {
+            Some(_) => tracing::info!("passkeys enabled"),
+            None => tracing::info!("passkeys disabled: the public URL has no domain name"),
+        }
+
         let state = AppState {
             db: db.clone(),
             settings: settings.clone(),
@@ -161,6 +168,7 @@ impl Application {
             mailer,
             domains,
             sessions,
+            webauthn,
         };
         let demo_app = demo.as_ref().map(|c| {
             web::Data::new(DemoApp {

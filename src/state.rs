@@ -34,6 +34,8 @@ pub struct AppState {
     pub domains: DomainChecks,
     /// Ends sessions (revoke, back-channel logout, `user.logout`).
     pub sessions: crate::sessions::SessionEnder,
+    /// The WebAuthn relying party; `None` when the public URL has no domain name.
+    pub webauthn: Option<std::sync::Arc<webauthn_rs::Webauthn>>,
 }
 
 impl AppState {

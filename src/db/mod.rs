@@ -12,6 +12,7 @@ pub mod members;
 pub mod oauth;
 pub mod one_time_codes;
 pub mod orgs;
+pub mod passkeys;
 pub mod rate_limits;
 pub mod refresh_tokens;
 pub mod roles;

@@ -96,9 +96,20 @@ pub fn session_row(r: &SessionRow) -> Markup {
     }
 }
 
+#[derive(Debug, Clone)]
+pub struct PasskeyRow {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
 pub struct SecurityPage<'a> {
     pub csrf: &'a str,
     pub rows: &'a [SessionRow],
+    pub passkeys: &'a [PasskeyRow],
+    /// The server can do passkeys (it has a domain name).
+    pub passkeys_available: bool,
     /// Re-authenticated within the last 10 minutes.
     pub recently_confirmed: bool,
     pub has_password: bool,
@@ -129,9 +140,48 @@ pub fn page(v: &SecurityPage<'_>) -> Markup {
                 p.muted { "To sign out all other sessions, first confirm it is you." }
             }
         }
+        @if v.passkeys_available {
+            h2 { "Passkeys" }
+            p.muted { "Sign in with your device's screen lock or a security key instead of a password." }
+            ul.passkey-list {
+                @for p in v.passkeys {
+                    li.passkey id=(format!("passkey-{}", p.id)) {
+                        form.inline method="post" action=(format!("/ui/security/passkeys/{}/rename", p.id)) {
+                            (csrf_field(v.csrf))
+                            label.visually-hidden for=(format!("name-{}", p.id)) { "Name" }
+                            input id=(format!("name-{}", p.id)) name="name" type="text" value=(p.name) maxlength="100";
+                            button type="submit" { "Rename" }
+                        }
+                        div.muted {
+                            "added " (datetime(p.created_at))
+                            @if let Some(used) = p.last_used_at { " · last used " (datetime(used)) }
+                        }
+                        form.inline method="post" action=(format!("/ui/security/passkeys/{}/delete", p.id)) {
+                            (csrf_field(v.csrf))
+                            button.danger type="submit" { "Delete" }
+                        }
+                    }
+                }
+            }
+            @if v.passkeys.is_empty() { p.muted { "No passkeys yet." } }
+            @if v.recently_confirmed {
+                form.panel data-passkey-form {
+                    div.field {
+                        label for="passkey-name" { "Name for the new passkey" }
+                        input id="passkey-name" name="name" type="text" maxlength="100" placeholder="Work laptop";
+                    }
+                    button.primary type="submit" hidden data-passkey-register data-csrf=(v.csrf) { "Add a passkey" }
+                    p.field-error data-passkey-register-error role="alert" hidden {}
+                    noscript { p.muted { "Adding a passkey needs JavaScript." } }
+                }
+                script src=(format!("/static/passkeys.js?v={}", env!("CARGO_PKG_VERSION"))) defer {}
+            } @else {
+                p.muted { "To add a passkey, first confirm it is you." }
+            }
+        }
         @if !v.recently_confirmed {
             h2 { "Confirm it is you" }
-            p.muted { "Signing out every other session needs a confirmation from the last 10 minutes." }
+            p.muted { "Signing out every other session or adding a passkey needs a confirmation from the last 10 minutes." }
             @if v.has_password {
                 form.panel method="post" action="/ui/security/confirm" novalidate {
                     (csrf_field(v.csrf))

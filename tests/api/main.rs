@@ -6,6 +6,7 @@ mod dns;
 mod domains;
 mod helpers;
 mod oidc;
+mod passkeys;
 mod sessions;
 mod skeleton;
 mod smtp;

@@ -14,7 +14,7 @@ use crate::live::Widget;
 use crate::principal::Viewer;
 use crate::sessions::EndReason;
 use crate::state::AppState;
-use crate::views::security::{SecurityPage, SessionRow, page};
+use crate::views::security::{PasskeyRow, SecurityPage, SessionRow, page};
 use crate::web::{Csrf, clear_session_cookie, client_ip};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -52,10 +52,22 @@ async fn render(
         .iter()
         .map(|s| SessionRow::new(s, &viewer.session.id))
         .collect();
+    let passkeys: Vec<PasskeyRow> = db::passkeys::list_for_user(conn, &viewer.user.id)
+        .await?
+        .into_iter()
+        .map(|p| PasskeyRow {
+            id: p.id,
+            name: p.name,
+            created_at: p.created_at,
+            last_used_at: p.last_used_at,
+        })
+        .collect();
     let csrf = Csrf::for_request(req, state);
     let content = page(&SecurityPage {
         csrf: &csrf.token,
         rows: &rows,
+        passkeys: &passkeys,
+        passkeys_available: state.webauthn.is_some(),
         recently_confirmed: recently_confirmed(viewer),
         has_password: viewer.user.password_hash.is_some(),
         notice,
@@ -88,7 +100,14 @@ async fn security_page(
     let notice = match q.done.as_deref() {
         Some("revoked") => Some(("ok", "That session is signed out.".to_string())),
         Some("others") => Some(("ok", "Every other session is signed out.".to_string())),
-        Some("confirmed") => Some(("ok", "Confirmed. You can now sign out all other sessions.".to_string())),
+        Some("confirmed") => Some((
+            "ok",
+            "Confirmed. For the next 10 minutes you can sign out other sessions and add passkeys."
+                .to_string(),
+        )),
+        Some("passkey") => Some(("ok", "The passkey was added.".to_string())),
+        Some("renamed") => Some(("ok", "The passkey was renamed.".to_string())),
+        Some("deleted") => Some(("ok", "The passkey was deleted.".to_string())),
         _ => None,
     };
     render(&req, &state, &viewer, StatusCode::OK, notice, None).await
