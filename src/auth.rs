@@ -140,7 +140,10 @@ pub async fn start_session(
     )
     .await?;
     let mut new_events = Vec::new();
-    for kind in [crate::sessions::SESSION_CREATED, crate::sessions::USER_LOGIN] {
+    for kind in [
+        crate::sessions::SESSION_CREATED,
+        crate::sessions::USER_LOGIN,
+    ] {
         if let Some(event) = crate::sessions::session_event(&tx, kind, &session).await? {
             new_events.push(event);
         }

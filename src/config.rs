@@ -442,6 +442,27 @@ mod tests {
     }
 
     #[test]
+    fn session_settings_come_from_the_environment_and_are_checked() {
+        let mut s = Settings::default();
+        s.apply_env(env(&[
+            (
+                "PORTAL_DEMO_BACKCHANNEL_LOGOUT_URI",
+                "https://app.example/bcl",
+            ),
+            ("PORTAL_SESSION_REAP_INTERVAL_MS", "500"),
+        ]));
+        assert_eq!(
+            s.demo_backchannel_logout_uri.as_deref(),
+            Some("https://app.example/bcl")
+        );
+        assert_eq!(s.sessions.reap_interval_ms, 500);
+        s.validate().unwrap();
+        let mut s = Settings::default();
+        s.apply_env(env(&[("PORTAL_SESSION_REAP_INTERVAL_MS", "0")]));
+        assert!(s.validate().is_err());
+    }
+
+    #[test]
     fn webhook_settings_come_from_the_environment_and_are_checked() {
         let mut s = Settings::default();
         s.apply_env(env(&[

@@ -21,7 +21,9 @@ pub const MAX_NAME: usize = 100;
 /// Why a passkey ceremony failed, in words for the page.
 #[derive(Debug, thiserror::Error)]
 pub enum PasskeyError {
-    #[error("Passkeys are not available on this server (it needs a domain name, not an IP address).")]
+    #[error(
+        "Passkeys are not available on this server (it needs a domain name, not an IP address)."
+    )]
     Unavailable,
     #[error("This passkey request has expired or was already used. Please try again.")]
     CeremonyGone,
@@ -70,7 +72,9 @@ fn credential_key(id: &CredentialID) -> String {
 pub fn parse_name(raw: &str) -> Result<String, PasskeyError> {
     let name = raw.trim();
     if name.is_empty() {
-        return Err(PasskeyError::InvalidName("Give the passkey a name, such as \"Work laptop\".".into()));
+        return Err(PasskeyError::InvalidName(
+            "Give the passkey a name, such as \"Work laptop\".".into(),
+        ));
     }
     if name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
         return Err(PasskeyError::InvalidName(format!(
@@ -94,14 +98,13 @@ pub async fn start_registration(
         .filter_map(|p| serde_json::from_str::<Passkey>(&p.credential).ok())
         .map(|p| p.cred_id().clone())
         .collect();
-    let display = if user.name.is_empty() { &user.email } else { &user.name };
+    let display = if user.name.is_empty() {
+        &user.email
+    } else {
+        &user.name
+    };
     let (options, registration) = wa
-        .start_passkey_registration(
-            user_handle(&user.id),
-            &user.email,
-            display,
-            Some(existing),
-        )
+        .start_passkey_registration(user_handle(&user.id), &user.email, display, Some(existing))
         .map_err(|e| anyhow::anyhow!("could not start passkey registration: {e}"))?;
     // Discoverable: the authenticator keeps the user handle, so sign-in needs no username.
     // (webauthn-rs's passkey registration leaves this to the authenticator; the server-side state
@@ -185,7 +188,8 @@ pub async fn finish_sign_in(
     if user_handle(&row.user_id) != handle {
         return Err(PasskeyError::Rejected);
     }
-    let mut passkey: Passkey = serde_json::from_str(&row.credential).map_err(anyhow::Error::from)?;
+    let mut passkey: Passkey =
+        serde_json::from_str(&row.credential).map_err(anyhow::Error::from)?;
     #[allow(deprecated)] // the v2 call needs the credential internals feature
     let result = wa
         .finish_discoverable_authentication(credential, auth, &[DiscoverableKey::from(&passkey)])

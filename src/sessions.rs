@@ -78,7 +78,10 @@ pub async fn org_override(conn: &impl Conn, org_id: &str) -> anyhow::Result<OrgS
 pub async fn policy_for(conn: &impl Conn, org_id: Option<&str>) -> anyhow::Result<SessionPolicy> {
     let app = app_policy(conn).await?;
     match org_id {
-        Some(org) => Ok(SessionPolicy::effective(&app, &org_override(conn, org).await?)),
+        Some(org) => Ok(SessionPolicy::effective(
+            &app,
+            &org_override(conn, org).await?,
+        )),
         None => Ok(app),
     }
 }

@@ -2,13 +2,12 @@
 
 use crate::actors::backchannel_dispatcher::BackchannelDispatcher;
 use crate::actors::domain_verifier::DomainVerifier;
-use crate::actors::session_reaper::SessionReaper;
-use crate::sessions::SessionEnder;
 use crate::actors::event_hub::EventHub;
 use crate::actors::key_manager::KeyManager;
 use crate::actors::mailer::Mailer;
 use crate::actors::org_registry::OrgRegistry;
 use crate::actors::outbox_relay::{Listen, OutboxRelay, OutboxSignal};
+use crate::actors::session_reaper::SessionReaper;
 use crate::actors::webhook_dispatcher::WebhookDispatcher;
 use crate::actors::webhook_fanout::WebhookFanout;
 use crate::config::Settings;
@@ -18,6 +17,7 @@ use crate::demo::{self, DemoCredentials};
 use crate::handlers::{self, demo::DemoApp};
 use crate::keys::KeyStore;
 use crate::sealing::DataKey;
+use crate::sessions::SessionEnder;
 use crate::state::AppState;
 use crate::webhooks::{AllowList, Timing, WebhookContext};
 use actix::Actor;

@@ -112,7 +112,10 @@ impl Core {
         let uri = client.and_then(|c| c.backchannel_logout_uri);
         let started = Instant::now();
         let (status_code, error) = match uri {
-            None => (None, Some("the client no longer has a backchannel_logout_uri".into())),
+            None => (
+                None,
+                Some("the client no longer has a backchannel_logout_uri".into()),
+            ),
             Some(uri) => self.post(&uri, delivery).await,
         };
         let succeeded = status_code.is_some_and(|s| (200..300).contains(&s));
@@ -171,8 +174,8 @@ impl Core {
         {
             Ok(res) => {
                 let status = res.status().as_u16();
-                let error = (!res.status().is_success())
-                    .then(|| format!("the receiver answered {status}"));
+                let error =
+                    (!res.status().is_success()).then(|| format!("the receiver answered {status}"));
                 (Some(status), error)
             }
             Err(e) if e.is_timeout() => (None, Some("timed out".into())),

@@ -3,13 +3,13 @@
 
 pub mod backchannel_dispatcher;
 pub mod domain_verifier;
-pub mod session_reaper;
 pub mod event_hub;
 pub mod key_manager;
 pub mod mailer;
 pub mod org;
 pub mod org_registry;
 pub mod outbox_relay;
+pub mod session_reaper;
 pub mod webhook_dispatcher;
 pub mod webhook_fanout;
 pub mod widget_socket;

@@ -10,10 +10,10 @@
 mod domains;
 mod session_policy;
 
-pub use session_policy::{PolicyChanged, SetSessionPolicy};
 pub use domains::{
     AddDomain, DeleteDomain, DomainAdded, MarkVerified, RecordCheck, SetDomainJoinPolicy,
 };
+pub use session_policy::{PolicyChanged, SetSessionPolicy};
 
 use super::outbox_relay::OutboxSignal;
 use crate::db::events::{self, NewEvent};

@@ -129,7 +129,10 @@ pub async fn record_attempt(
         .col_expr(C::Status, Expr::value(status))
         .col_expr(C::Attempts, Expr::value(delivery.attempts + 1))
         .col_expr(C::LeaseUntil, Expr::value(Option::<i64>::None))
-        .col_expr(C::LastStatus, Expr::value(record.status_code.map(i32::from)))
+        .col_expr(
+            C::LastStatus,
+            Expr::value(record.status_code.map(i32::from)),
+        )
         .col_expr(C::LastError, Expr::value(record.error.clone()))
         .col_expr(C::UpdatedAt, Expr::value(now));
     if record.succeeded {

@@ -3,10 +3,10 @@
 use super::entities::{session, session_client};
 use super::{Conn, now_ms};
 use crate::domain::{Device, SessionPolicy, ids};
-use sea_orm::sea_query::{Condition, Expr};
-use sea_orm::{QueryOrder, QuerySelect};
 use anyhow::Context;
+use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::OnConflict};
+use sea_orm::{QueryOrder, QuerySelect};
 
 pub type Session = session::Model;
 
@@ -165,7 +165,11 @@ pub async fn live_in_org(db: &impl Conn, org_id: &str, now: i64) -> anyhow::Resu
 }
 
 /// A user's live sessions, most recently active first.
-pub async fn live_for_user(db: &impl Conn, user_id: &str, now: i64) -> anyhow::Result<Vec<Session>> {
+pub async fn live_for_user(
+    db: &impl Conn,
+    user_id: &str,
+    now: i64,
+) -> anyhow::Result<Vec<Session>> {
     let rows = session::Entity::find()
         .filter(session::Column::UserId.eq(user_id))
         .filter(session::Column::RevokedAt.is_null())
@@ -220,7 +224,11 @@ pub async fn touch(db: &impl Conn, s: &Session, now: i64) -> anyhow::Result<()> 
 }
 
 /// Marks a fresh re-authentication (password, code or passkey) in this session.
-pub async fn mark_reauthenticated(db: &impl Conn, session_id: &str, now: i64) -> anyhow::Result<()> {
+pub async fn mark_reauthenticated(
+    db: &impl Conn,
+    session_id: &str,
+    now: i64,
+) -> anyhow::Result<()> {
     session::Entity::update_many()
         .col_expr(session::Column::ReauthAt, Expr::value(now))
         .filter(session::Column::Id.eq(session_id))

@@ -33,11 +33,10 @@ impl Device {
         ]
         .iter()
         .find_map(|(token, name)| {
-            ua.contains(token)
-                .then(|| match major_after(ua, token) {
-                    Some(v) => format!("{name} {v}"),
-                    None => (*name).to_string(),
-                })
+            ua.contains(token).then(|| match major_after(ua, token) {
+                Some(v) => format!("{name} {v}"),
+                None => (*name).to_string(),
+            })
         })
         .or_else(|| {
             (ua.contains("Safari/") && ua.contains("Version/")).then(|| {
@@ -115,7 +114,11 @@ mod tests {
             ("\u{0}garbage/\u{7f}", "Unknown browser on unknown system"),
         ];
         for (ua, expected) in cases {
-            assert_eq!(Device::from_user_agent(Some(ua)).describe(), expected, "{ua}");
+            assert_eq!(
+                Device::from_user_agent(Some(ua)).describe(),
+                expected,
+                "{ua}"
+            );
         }
         assert_eq!(
             Device::from_user_agent(None).describe(),

@@ -220,7 +220,12 @@ mod tests {
                     idle_minutes: None,
                 },
             ),
-            ("org looser absolute", APP, org(Some(100_000), None, None), APP),
+            (
+                "org looser absolute",
+                APP,
+                org(Some(100_000), None, None),
+                APP,
+            ),
             (
                 "idle from the org",
                 APP,
@@ -230,7 +235,12 @@ mod tests {
                     idle_minutes: Some(30),
                 },
             ),
-            ("idle from the app", app_idle, OrgSessionPolicy::default(), app_idle),
+            (
+                "idle from the app",
+                app_idle,
+                OrgSessionPolicy::default(),
+                app_idle,
+            ),
             (
                 "org cannot turn the app's idle off",
                 app_idle,
@@ -282,10 +292,7 @@ mod tests {
         };
         let errors = OrgSessionPolicy::parse(&input, &APP).unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
-        assert_eq!(
-            fields,
-            ["absolute_timeout_minutes", "idle_timeout_minutes"]
-        );
+        assert_eq!(fields, ["absolute_timeout_minutes", "idle_timeout_minutes"]);
         assert!(errors[0].message.contains("whole number"));
         assert!(errors[1].message.contains("between 5 minutes"));
     }

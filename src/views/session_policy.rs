@@ -9,9 +9,9 @@ use maud::{Markup, html};
 /// "7 days", "8 hours", "90 minutes".
 pub fn minutes_in_words(m: u32) -> String {
     let plural = |n: u32, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
-    if m % (24 * 60) == 0 {
+    if m.is_multiple_of(24 * 60) {
         plural(m / (24 * 60), "day")
-    } else if m % 60 == 0 {
+    } else if m.is_multiple_of(60) {
         plural(m / 60, "hour")
     } else {
         plural(m, "minute")
@@ -41,7 +41,10 @@ pub struct PolicyForm {
 impl PolicyForm {
     pub fn from_override(p: &OrgSessionPolicy) -> Self {
         Self {
-            absolute_minutes: p.absolute_minutes.map(|m| m.to_string()).unwrap_or_default(),
+            absolute_minutes: p
+                .absolute_minutes
+                .map(|m| m.to_string())
+                .unwrap_or_default(),
             idle_mode: match p.idle_enabled {
                 None => "inherit",
                 Some(true) => "on",

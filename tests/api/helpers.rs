@@ -478,7 +478,9 @@ impl Socket {
     pub async fn send_text(&mut self, text: &str) {
         let _ = self
             .stream
-            .send(tokio_tungstenite::tungstenite::Message::text(text.to_string()))
+            .send(tokio_tungstenite::tungstenite::Message::text(
+                text.to_string(),
+            ))
             .await;
     }
 

@@ -56,7 +56,13 @@ async fn register(
     name: &str,
 ) -> reqwest::Response {
     let csrf = csrf_of(browser, "/ui/security").await;
-    let res = post_json(browser, "/ui/security/passkeys/register/start", &csrf, json!({})).await;
+    let res = post_json(
+        browser,
+        "/ui/security/passkeys/register/start",
+        &csrf,
+        json!({}),
+    )
+    .await;
     assert_eq!(res.status(), 200, "registration starts");
     let start: Value = res.json().await.unwrap();
     let options = &start["options"];
@@ -77,7 +83,10 @@ async fn register(
 /// Starts a sign-in on the login page; returns the CSRF token, the ceremony id and the options.
 async fn start_sign_in(browser: &Browser) -> (String, Value, Value) {
     let page = browser.get("/a/auth/login").await.text().await.unwrap();
-    assert!(page.contains("data-passkey-signin"), "the login page offers passkeys");
+    assert!(
+        page.contains("data-passkey-signin"),
+        "the login page offers passkeys"
+    );
     let csrf = form_value(&page, "csrf").unwrap();
     let res = post_json(browser, "/a/auth/passkey/start", &csrf, json!({})).await;
     assert_eq!(res.status(), 200);
@@ -91,7 +100,12 @@ async fn start_sign_in(browser: &Browser) -> (String, Value, Value) {
     (csrf, start["ceremony_id"].clone(), start["options"].clone())
 }
 
-async fn finish_sign_in(browser: &Browser, csrf: &str, ceremony: &Value, credential: &Value) -> reqwest::Response {
+async fn finish_sign_in(
+    browser: &Browser,
+    csrf: &str,
+    ceremony: &Value,
+    credential: &Value,
+) -> reqwest::Response {
     post_json(
         browser,
         "/a/auth/passkey/finish",
@@ -106,7 +120,12 @@ async fn with_passkey(app: &TestApp, key: &mut SoftAuthenticator) {
     let owner = app.browser();
     sign_in(app, &owner, "admin@acme.test").await;
     let res = register(app, &owner, key, "Work laptop").await;
-    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap_or_default());
+    assert_eq!(
+        res.status(),
+        201,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
 }
 
 async fn a_passkey_added_on_the_security_page_signs_in_without_a_username(backend: Backend) {
@@ -117,7 +136,12 @@ async fn a_passkey_added_on_the_security_page_signs_in_without_a_username(backen
     let owner = app.browser();
     sign_in(&app, &owner, "admin@acme.test").await;
     let res = register(&app, &owner, &mut key, "Work laptop").await;
-    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap_or_default());
+    assert_eq!(
+        res.status(),
+        201,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
     let page = owner.get("/ui/security").await.text().await.unwrap();
     assert!(page.contains("value=\"Work laptop\""), "listed by name");
 
@@ -133,7 +157,10 @@ async fn a_passkey_added_on_the_security_page_signs_in_without_a_username(backen
     assert!(sessions.iter().any(|s| s.auth_method == "passkey"));
     let page = owner.get("/ui/security").await.text().await.unwrap();
     assert!(page.contains("last used"), "the passkey's use is recorded");
-    assert!(page.contains("with passkey"), "the new session shows its method");
+    assert!(
+        page.contains("with passkey"),
+        "the new session shows its method"
+    );
 }
 
 async fn an_assertion_made_for_another_origin_is_refused(backend: Backend) {
@@ -147,16 +174,25 @@ async fn an_assertion_made_for_another_origin_is_refused(backend: Backend) {
     let assertion = key.get("https://portal.evil.example", &options);
     let res = finish_sign_in(&browser, &csrf, &ceremony, &assertion).await;
     assert_eq!(res.status(), 400);
-    assert_eq!(browser.get("/ui/security").await.status(), 303, "not signed in");
+    assert_eq!(
+        browser.get("/ui/security").await.status(),
+        303,
+        "not signed in"
+    );
     // Registering from another origin is refused too.
     let owner = app.browser();
     sign_in(&app, &owner, "admin@acme.test").await;
     let csrf = csrf_of(&owner, "/ui/security").await;
-    let start: Value = post_json(&owner, "/ui/security/passkeys/register/start", &csrf, json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let start: Value = post_json(
+        &owner,
+        "/ui/security/passkeys/register/start",
+        &csrf,
+        json!({}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     let credential = key.create("https://portal.evil.example", &start["options"]);
     let res = post_json(
         &owner,
@@ -167,10 +203,13 @@ async fn an_assertion_made_for_another_origin_is_refused(backend: Backend) {
     .await;
     assert_eq!(res.status(), 400);
     assert_eq!(
-        db::passkeys::list_for_user(app.conn(), &crate::sessions::user_id(&app, "admin@acme.test").await)
-            .await
-            .unwrap()
-            .len(),
+        db::passkeys::list_for_user(
+            app.conn(),
+            &crate::sessions::user_id(&app, "admin@acme.test").await
+        )
+        .await
+        .unwrap()
+        .len(),
         1
     );
 }
@@ -184,7 +223,12 @@ async fn a_replayed_assertion_is_refused(backend: Backend) {
     let browser = app.browser();
     let (csrf, ceremony, options) = start_sign_in(&browser).await;
     let assertion = key.get(&app.base, &options);
-    assert_eq!(finish_sign_in(&browser, &csrf, &ceremony, &assertion).await.status(), 200);
+    assert_eq!(
+        finish_sign_in(&browser, &csrf, &ceremony, &assertion)
+            .await
+            .status(),
+        200
+    );
     let before = live_sessions(&app, "admin@acme.test").await.len();
 
     // The same assertion again, for the same ceremony: it was spent.
@@ -210,7 +254,10 @@ async fn adding_a_passkey_needs_a_recent_confirmation(backend: Backend) {
     let browser = app.browser();
     let s = sign_in(&app, &browser, "member@acme.test").await;
     session::Entity::update_many()
-        .col_expr(session::Column::ReauthAt, Expr::value(db::now_ms() - 11 * 60_000))
+        .col_expr(
+            session::Column::ReauthAt,
+            Expr::value(db::now_ms() - 11 * 60_000),
+        )
         .filter(session::Column::Id.eq(&s.id))
         .exec(app.conn())
         .await
@@ -218,21 +265,38 @@ async fn adding_a_passkey_needs_a_recent_confirmation(backend: Backend) {
     let page = browser.get("/ui/security").await.text().await.unwrap();
     assert!(page.contains("To add a passkey, first confirm it is you."));
     let csrf = form_value(&page, "csrf").unwrap();
-    let res = post_json(&browser, "/ui/security/passkeys/register/start", &csrf, json!({})).await;
+    let res = post_json(
+        &browser,
+        "/ui/security/passkeys/register/start",
+        &csrf,
+        json!({}),
+    )
+    .await;
     assert_eq!(res.status(), 403);
     let res = browser
-        .post_form("/ui/security/confirm", &[("csrf", &csrf), ("password", PASSWORD)])
+        .post_form(
+            "/ui/security/confirm",
+            &[("csrf", &csrf), ("password", PASSWORD)],
+        )
         .await;
     assert_eq!(res.status(), 303);
     let mut key = SoftAuthenticator::new();
-    assert_eq!(register(&app, &browser, &mut key, "Phone").await.status(), 201);
+    assert_eq!(
+        register(&app, &browser, &mut key, "Phone").await.status(),
+        201
+    );
     // A name is required.
     let csrf = csrf_of(&browser, "/ui/security").await;
-    let start: Value = post_json(&browser, "/ui/security/passkeys/register/start", &csrf, json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let start: Value = post_json(
+        &browser,
+        "/ui/security/passkeys/register/start",
+        &csrf,
+        json!({}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     let mut other = SoftAuthenticator::new();
     let credential = other.create(&app.base, &start["options"]);
     let res = post_json(
@@ -252,17 +316,26 @@ async fn passkeys_are_renamed_and_deleted_by_their_owner_only(backend: Backend) 
     let mut key = SoftAuthenticator::new();
     with_passkey(&app, &mut key).await;
     let owner_id = crate::sessions::user_id(&app, "admin@acme.test").await;
-    let passkey = db::passkeys::list_for_user(app.conn(), &owner_id).await.unwrap().remove(0);
+    let passkey = db::passkeys::list_for_user(app.conn(), &owner_id)
+        .await
+        .unwrap()
+        .remove(0);
 
     let stranger = app.browser();
     sign_in(&app, &stranger, "member@acme.test").await;
     let csrf = csrf_of(&stranger, "/ui/security").await;
     let res = stranger
-        .post_form(&format!("/ui/security/passkeys/{}/rename", passkey.id), &[("csrf", &csrf), ("name", "Mine")])
+        .post_form(
+            &format!("/ui/security/passkeys/{}/rename", passkey.id),
+            &[("csrf", &csrf), ("name", "Mine")],
+        )
         .await;
     assert_eq!(res.status(), 404);
     let res = stranger
-        .post_form(&format!("/ui/security/passkeys/{}/delete", passkey.id), &[("csrf", &csrf)])
+        .post_form(
+            &format!("/ui/security/passkeys/{}/delete", passkey.id),
+            &[("csrf", &csrf)],
+        )
         .await;
     assert_eq!(res.status(), 404);
 
@@ -270,19 +343,35 @@ async fn passkeys_are_renamed_and_deleted_by_their_owner_only(backend: Backend) 
     sign_in(&app, &owner, "admin@acme.test").await;
     let csrf = csrf_of(&owner, "/ui/security").await;
     let res = owner
-        .post_form(&format!("/ui/security/passkeys/{}/rename", passkey.id), &[("csrf", &csrf), ("name", "Old laptop")])
+        .post_form(
+            &format!("/ui/security/passkeys/{}/rename", passkey.id),
+            &[("csrf", &csrf), ("name", "Old laptop")],
+        )
         .await;
     assert_eq!(res.status(), 303);
     let page = owner.get("/ui/security").await.text().await.unwrap();
     assert!(page.contains("value=\"Old laptop\""));
     let res = owner
-        .post_form(&format!("/ui/security/passkeys/{}/delete", passkey.id), &[("csrf", &csrf)])
+        .post_form(
+            &format!("/ui/security/passkeys/{}/delete", passkey.id),
+            &[("csrf", &csrf)],
+        )
         .await;
     assert_eq!(res.status(), 303);
-    assert!(db::passkeys::list_for_user(app.conn(), &owner_id).await.unwrap().is_empty());
+    assert!(
+        db::passkeys::list_for_user(app.conn(), &owner_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // A deleted passkey no longer signs in.
     let browser = app.browser();
     let (csrf, ceremony, options) = start_sign_in(&browser).await;
     let assertion = key.get(&app.base, &options);
-    assert_eq!(finish_sign_in(&browser, &csrf, &ceremony, &assertion).await.status(), 400);
+    assert_eq!(
+        finish_sign_in(&browser, &csrf, &ceremony, &assertion)
+            .await
+            .status(),
+        400
+    );
 }

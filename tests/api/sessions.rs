@@ -5,8 +5,8 @@
 mod backchannel;
 
 use crate::helpers::*;
-use crate::on_both_backends;
 use crate::oidc::{pkce, redeem, refresh, sign_in_for_code};
+use crate::on_both_backends;
 use portal::actors::session_reaper::SessionReaper;
 use portal::db::{self, entities::event, entities::session};
 use portal::domain::{EmailAddress, Feature};
@@ -78,9 +78,7 @@ pub async fn sign_in(app: &TestApp, browser: &Browser, email: &str) -> db::sessi
         .into_iter()
         .map(|s| s.id)
         .collect();
-    let res = browser
-        .submit_login("/a/auth/login", email, PASSWORD)
-        .await;
+    let res = browser.submit_login("/a/auth/login", email, PASSWORD).await;
     assert_eq!(res.status(), 303, "sign-in succeeds");
     live_sessions(app, email)
         .await
@@ -99,7 +97,12 @@ pub async fn expire(app: &TestApp, session_id: &str, column: session::Column) {
         .expect("move the deadline");
 }
 
-pub async fn api(app: &TestApp, method: reqwest::Method, path: &str, body: Option<Value>) -> reqwest::Response {
+pub async fn api(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
     let token = app.api_token().await;
     let mut req = app.http().request(method, app.url(path)).bearer_auth(token);
     if let Some(body) = body {
@@ -132,7 +135,11 @@ async fn session_policy_api_shows_default_override_and_effective(backend: Backen
     };
     let acme = app.org_id("Acme").await;
     let path = format!("/api/v1/organizations/{acme}/session-policy");
-    let body: Value = api(&app, reqwest::Method::GET, &path, None).await.json().await.unwrap();
+    let body: Value = api(&app, reqwest::Method::GET, &path, None)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(body["app_default"]["absolute_timeout_minutes"], 10080);
     assert_eq!(body["app_default"]["idle_timeout_enabled"], false);
     assert_eq!(body["override"]["absolute_timeout_minutes"], Value::Null);
@@ -182,8 +189,16 @@ async fn session_policy_api_refuses_bad_values_by_field(backend: Backend) {
     let acme = app.org_id("Acme").await;
     let path = format!("/api/v1/organizations/{acme}/session-policy");
     for (body, field, words) in [
-        (json!({"absolute_timeout_minutes": 3}), "absolute_timeout_minutes", "between 5 minutes"),
-        (json!({"absolute_timeout_minutes": 200000}), "absolute_timeout_minutes", "90 days"),
+        (
+            json!({"absolute_timeout_minutes": 3}),
+            "absolute_timeout_minutes",
+            "between 5 minutes",
+        ),
+        (
+            json!({"absolute_timeout_minutes": 200000}),
+            "absolute_timeout_minutes",
+            "90 days",
+        ),
         (
             json!({"absolute_timeout_minutes": 60, "idle_timeout_enabled": true, "idle_timeout_minutes": 60}),
             "idle_timeout_minutes",
@@ -199,8 +214,16 @@ async fn session_policy_api_refuses_bad_values_by_field(backend: Backend) {
             "{err}"
         );
     }
-    let body: Value = api(&app, reqwest::Method::GET, &path, None).await.json().await.unwrap();
-    assert_eq!(body["override"]["absolute_timeout_minutes"], Value::Null, "nothing was stored");
+    let body: Value = api(&app, reqwest::Method::GET, &path, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        body["override"]["absolute_timeout_minutes"],
+        Value::Null,
+        "nothing was stored"
+    );
 }
 
 async fn a_stricter_policy_shortens_running_sessions_of_that_org_only(backend: Backend) {
@@ -227,13 +250,19 @@ async fn a_stricter_policy_shortens_running_sessions_of_that_org_only(backend: B
     assert!(body["sessions_shortened"].as_u64().unwrap() >= 1, "{body}");
 
     let shortened = session(&app, &acme_session.id).await;
-    assert_eq!(shortened.absolute_expires_at, shortened.created_at + 60 * 60_000);
+    assert_eq!(
+        shortened.absolute_expires_at,
+        shortened.created_at + 60 * 60_000
+    );
     assert_eq!(
         shortened.idle_expires_at,
         Some(shortened.last_active_at + 15 * 60_000)
     );
     let untouched = session(&app, &globex_session.id).await;
-    assert_eq!(untouched.absolute_expires_at, globex_session.absolute_expires_at);
+    assert_eq!(
+        untouched.absolute_expires_at,
+        globex_session.absolute_expires_at
+    );
     assert_eq!(untouched.idle_expires_at, None);
 
     // A new sign-in into Acme gets the new policy from the start.
@@ -288,9 +317,19 @@ async fn expiry_is_enforced(backend: Backend, deadline: session::Column) {
     .await;
     let browser = app.browser();
     let p = pkce();
-    let code = sign_in_for_code(&app, &browser, "admin@acme.test", "openid offline_access", &p).await;
+    let code = sign_in_for_code(
+        &app,
+        &browser,
+        "admin@acme.test",
+        "openid offline_access",
+        &p,
+    )
+    .await;
     let tokens: Value = redeem(&app, &code, &p.verifier).await.json().await.unwrap();
-    let refresh_token = tokens["refresh_token"].as_str().expect("refresh token").to_string();
+    let refresh_token = tokens["refresh_token"]
+        .as_str()
+        .expect("refresh token")
+        .to_string();
     let current = live_sessions(&app, "admin@acme.test").await.remove(0);
     assert!(current.idle_expires_at.is_some());
     assert_eq!(browser.get("/ui/organization/members").await.status(), 200);
@@ -306,7 +345,12 @@ async fn expiry_is_enforced(backend: Backend, deadline: session::Column) {
     assert_eq!(res.status(), 303);
     assert!(location(&res).contains("/demo/login"), "{}", location(&res));
     // A new socket is refused.
-    assert!(browser.open_socket_with_origin("members", 0, &app.base.clone()).await.is_err());
+    assert!(
+        browser
+            .open_socket_with_origin("members", 0, &app.base.clone())
+            .await
+            .is_err()
+    );
     // Refresh: invalid_grant.
     let res = refresh(&app, &refresh_token).await;
     assert_eq!(res.status(), 400);
@@ -375,12 +419,18 @@ async fn activity_moves_the_idle_deadline_at_most_once_a_minute(backend: Backend
     let s = sign_in(&app, &browser, "member@acme.test").await;
     assert_eq!(browser.get("/ui/security").await.status(), 200);
     let same = session(&app, &s.id).await;
-    assert_eq!(same.last_active_at, s.last_active_at, "not written within a minute");
+    assert_eq!(
+        same.last_active_at, s.last_active_at,
+        "not written within a minute"
+    );
     // Two minutes ago, by the session's clock.
     let earlier = db::now_ms() - 2 * 60_000;
     session::Entity::update_many()
         .col_expr(session::Column::LastActiveAt, Expr::value(earlier))
-        .col_expr(session::Column::IdleExpiresAt, Expr::value(earlier + 30 * 60_000))
+        .col_expr(
+            session::Column::IdleExpiresAt,
+            Expr::value(earlier + 30 * 60_000),
+        )
         .filter(session::Column::Id.eq(&s.id))
         .exec(app.conn())
         .await
@@ -410,19 +460,36 @@ async fn revoking_one_session_leaves_the_others_working(backend: Backend) {
 
     let csrf = csrf_of(&laptop, "/ui/security").await;
     let res = laptop
-        .post_form(&format!("/ui/security/sessions/{}/revoke", phone_session.id), &[("csrf", &csrf)])
+        .post_form(
+            &format!("/ui/security/sessions/{}/revoke", phone_session.id),
+            &[("csrf", &csrf)],
+        )
         .await;
     assert_eq!(res.status(), 303);
-    assert_eq!(phone_socket.close_code().await, Some(4001), "signed out live");
+    assert_eq!(
+        phone_socket.close_code().await,
+        Some(4001),
+        "signed out live"
+    );
     // The laptop's security page drops the phone's row live.
     let frame = laptop_socket.next_frame().await;
     assert_eq!(frame["op"], "remove");
     assert_eq!(frame["target"], format!("session-{}", phone_session.id));
 
-    assert_eq!(phone.get("/ui/security").await.status(), 303, "the phone is signed out");
+    assert_eq!(
+        phone.get("/ui/security").await.status(),
+        303,
+        "the phone is signed out"
+    );
     assert_eq!(laptop.get("/ui/security").await.status(), 200);
     assert_eq!(tablet.get("/ui/security").await.status(), 200);
-    assert_eq!(session(&app, &phone_session.id).await.revoke_reason.as_deref(), Some("revoked"));
+    assert_eq!(
+        session(&app, &phone_session.id)
+            .await
+            .revoke_reason
+            .as_deref(),
+        Some("revoked")
+    );
     assert!(session(&app, &laptop_session.id).await.revoked_at.is_none());
     assert!(session(&app, &tablet_session.id).await.revoked_at.is_none());
 
@@ -430,13 +497,19 @@ async fn revoking_one_session_leaves_the_others_working(backend: Backend) {
     let globex = app.browser();
     let globex_session = sign_in(&app, &globex, "admin@globex.test").await;
     let res = laptop
-        .post_form(&format!("/ui/security/sessions/{}/revoke", globex_session.id), &[("csrf", &csrf)])
+        .post_form(
+            &format!("/ui/security/sessions/{}/revoke", globex_session.id),
+            &[("csrf", &csrf)],
+        )
         .await;
     assert_eq!(res.status(), 404);
     assert!(session(&app, &globex_session.id).await.revoked_at.is_none());
     // Without the CSRF token, nothing happens.
     let res = laptop
-        .post_form(&format!("/ui/security/sessions/{}/revoke", tablet_session.id), &[("csrf", "forged")])
+        .post_form(
+            &format!("/ui/security/sessions/{}/revoke", tablet_session.id),
+            &[("csrf", "forged")],
+        )
         .await;
     assert_eq!(res.status(), 403);
     assert!(session(&app, &tablet_session.id).await.revoked_at.is_none());
@@ -454,7 +527,10 @@ async fn revoke_all_others_needs_a_recent_confirmation_and_keeps_the_current_one
     sign_in(&app, &tablet, "member@acme.test").await;
     // The sign-in was 11 minutes ago: too long for a sensitive action.
     session::Entity::update_many()
-        .col_expr(session::Column::ReauthAt, Expr::value(db::now_ms() - 11 * 60_000))
+        .col_expr(
+            session::Column::ReauthAt,
+            Expr::value(db::now_ms() - 11 * 60_000),
+        )
         .filter(session::Column::Id.eq(&current.id))
         .exec(app.conn())
         .await
@@ -468,11 +544,17 @@ async fn revoke_all_others_needs_a_recent_confirmation_and_keeps_the_current_one
     assert_eq!(live_sessions(&app, "member@acme.test").await.len(), 3);
 
     let res = laptop
-        .post_form("/ui/security/confirm", &[("csrf", &csrf), ("password", "wrong-password-123")])
+        .post_form(
+            "/ui/security/confirm",
+            &[("csrf", &csrf), ("password", "wrong-password-123")],
+        )
         .await;
     assert_eq!(res.status(), 401);
     let res = laptop
-        .post_form("/ui/security/confirm", &[("csrf", &csrf), ("password", PASSWORD)])
+        .post_form(
+            "/ui/security/confirm",
+            &[("csrf", &csrf), ("password", PASSWORD)],
+        )
         .await;
     assert_eq!(res.status(), 303);
     let res = laptop
@@ -508,7 +590,10 @@ async fn security_page_shows_device_ip_and_this_device(backend: Backend) {
         !page.contains(&format!("/ui/security/sessions/{}/revoke", current.id)),
         "no revoke button on this device's row"
     );
-    assert!(page.contains("href=\"/ui/security\""), "the security page is in the navigation");
+    assert!(
+        page.contains("href=\"/ui/security\""),
+        "the security page is in the navigation"
+    );
 }
 
 async fn sessions_api_lists_and_revokes(backend: Backend) {
@@ -520,26 +605,54 @@ async fn sessions_api_lists_and_revokes(backend: Backend) {
     let first = sign_in(&app, &a, "member@acme.test").await;
     let second = sign_in(&app, &b, "member@acme.test").await;
     let user = user_id(&app, "member@acme.test").await;
-    let body: Value = api(&app, reqwest::Method::GET, &format!("/api/v1/users/{user}/sessions"), None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let ids: Vec<&str> = body["data"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    let body: Value = api(
+        &app,
+        reqwest::Method::GET,
+        &format!("/api/v1/users/{user}/sessions"),
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let ids: Vec<&str> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids.len(), 2);
     assert!(ids.contains(&first.id.as_str()) && ids.contains(&second.id.as_str()));
     assert_eq!(body["data"][0]["sign_in_method"], "password");
 
-    let res = api(&app, reqwest::Method::POST, &format!("/api/v1/sessions/{}/revoke", first.id), None).await;
+    let res = api(
+        &app,
+        reqwest::Method::POST,
+        &format!("/api/v1/sessions/{}/revoke", first.id),
+        None,
+    )
+    .await;
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["end_reason"], "revoked");
     assert!(body["ended_at"].is_string());
     assert_eq!(a.get("/ui/security").await.status(), 303);
     assert_eq!(b.get("/ui/security").await.status(), 200);
-    let res = api(&app, reqwest::Method::POST, "/api/v1/sessions/ses_missing/revoke", None).await;
+    let res = api(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/sessions/ses_missing/revoke",
+        None,
+    )
+    .await;
     assert_eq!(res.status(), 404);
-    let res = api(&app, reqwest::Method::GET, "/api/v1/users/usr_missing/sessions", None).await;
+    let res = api(
+        &app,
+        reqwest::Method::GET,
+        "/api/v1/users/usr_missing/sessions",
+        None,
+    )
+    .await;
     assert_eq!(res.status(), 404);
 }
 
@@ -560,7 +673,9 @@ async fn sign_in_and_sign_out_publish_session_events(backend: Backend) {
         .unwrap();
     let events: Vec<_> = events
         .into_iter()
-        .filter(|e| ["session.created", "user.login", "user.logout"].contains(&e.event_type.as_str()))
+        .filter(|e| {
+            ["session.created", "user.login", "user.logout"].contains(&e.event_type.as_str())
+        })
         .collect();
     let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(types, ["session.created", "user.login", "user.logout"]);
@@ -585,16 +700,30 @@ async fn session_policy_widget_saves_and_reports_field_errors(backend: Backend) 
     let member = app.browser();
     sign_in(&app, &member, "member@acme.test").await;
     // Without the feature the page is closed, even to an admin.
-    assert_eq!(admin.get("/ui/organization/session-policy").await.status(), 403);
+    assert_eq!(
+        admin.get("/ui/organization/session-policy").await.status(),
+        403
+    );
     db::orgs::set_feature(app.conn(), &acme, Feature::SessionPolicy, true)
         .await
         .unwrap();
-    let page = admin.get("/ui/organization/session-policy").await.text().await.unwrap();
+    let page = admin
+        .get("/ui/organization/session-policy")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("Application default") && page.contains("In effect"));
     assert!(page.contains("7 days"));
-    assert!(page.contains("shortened at once"), "the page says what a stricter policy does");
+    assert!(
+        page.contains("shortened at once"),
+        "the page says what a stricter policy does"
+    );
     // Members lack sk_org_session_policy_read.
-    assert_eq!(member.get("/ui/organization/session-policy").await.status(), 403);
+    assert_eq!(
+        member.get("/ui/organization/session-policy").await.status(),
+        403
+    );
 
     let csrf = form_value(&page, "csrf").unwrap();
     let res = admin
@@ -610,19 +739,32 @@ async fn session_policy_widget_saves_and_reports_field_errors(backend: Backend) 
         .await;
     assert_eq!(res.status(), 422);
     let page = res.text().await.unwrap();
-    assert!(page.contains("must be shorter than the absolute timeout"), "{page}");
+    assert!(
+        page.contains("must be shorter than the absolute timeout"),
+        "{page}"
+    );
     assert!(page.contains("value=\"90\""), "what was typed is kept");
     let res = admin
         .post_form(
             "/ui/organization/session-policy",
-            &[("csrf", "forged"), ("absolute_timeout_minutes", "60"), ("idle_mode", "inherit"), ("idle_timeout_minutes", "")],
+            &[
+                ("csrf", "forged"),
+                ("absolute_timeout_minutes", "60"),
+                ("idle_mode", "inherit"),
+                ("idle_timeout_minutes", ""),
+            ],
         )
         .await;
     assert_eq!(res.status(), 403);
     let res = admin
         .post_form(
             "/ui/organization/session-policy",
-            &[("csrf", &csrf), ("absolute_timeout_minutes", "480"), ("idle_mode", "on"), ("idle_timeout_minutes", "30")],
+            &[
+                ("csrf", &csrf),
+                ("absolute_timeout_minutes", "480"),
+                ("idle_mode", "on"),
+                ("idle_timeout_minutes", "30"),
+            ],
         )
         .await;
     assert_eq!(res.status(), 200);

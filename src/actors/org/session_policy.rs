@@ -72,7 +72,8 @@ async fn set_policy(
             }
         }
     }
-    let mut new_events = sessions::end_in(&tx, &expired_absolute, EndReason::AbsoluteTimeout).await?;
+    let mut new_events =
+        sessions::end_in(&tx, &expired_absolute, EndReason::AbsoluteTimeout).await?;
     new_events.extend(sessions::end_in(&tx, &expired_idle, EndReason::IdleTimeout).await?);
     let ended = new_events.len();
     let policy = SessionPolicyJson::new(org_id, &app, &msg.policy);

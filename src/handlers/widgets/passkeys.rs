@@ -34,7 +34,10 @@ async fn register_start(
     viewer: Viewer,
 ) -> Result<HttpResponse, PageError> {
     if !csrf_header_ok(&req, &state) {
-        return Ok(json_error(StatusCode::FORBIDDEN, "This page expired. Reload it and try again."));
+        return Ok(json_error(
+            StatusCode::FORBIDDEN,
+            "This page expired. Reload it and try again.",
+        ));
     }
     if !recently_confirmed(&viewer) {
         return Ok(json_error(StatusCode::FORBIDDEN, CONFIRM_FIRST));
@@ -64,7 +67,10 @@ async fn register_finish(
     body: web::Json<RegisterFinish>,
 ) -> Result<HttpResponse, PageError> {
     if !csrf_header_ok(&req, &state) {
-        return Ok(json_error(StatusCode::FORBIDDEN, "This page expired. Reload it and try again."));
+        return Ok(json_error(
+            StatusCode::FORBIDDEN,
+            "This page expired. Reload it and try again.",
+        ));
     }
     if !recently_confirmed(&viewer) {
         return Ok(json_error(StatusCode::FORBIDDEN, CONFIRM_FIRST));
@@ -78,8 +84,9 @@ async fn register_finish(
     )
     .await
     {
-        Ok(p) => Ok(HttpResponse::Created()
-            .json(serde_json::json!({ "id": p.id, "name": p.name }))),
+        Ok(p) => {
+            Ok(HttpResponse::Created().json(serde_json::json!({ "id": p.id, "name": p.name })))
+        }
         Err(e) => passkey_error(e),
     }
 }
@@ -102,7 +109,9 @@ async fn rename(
     form: web::Form<RenameForm>,
 ) -> Result<HttpResponse, PageError> {
     if !Csrf::verify(&req, &state, &form.csrf) {
-        return Err(PageError::BadRequest("This form expired. Reload the page and try again.".into()));
+        return Err(PageError::BadRequest(
+            "This form expired. Reload the page and try again.".into(),
+        ));
     }
     let name = match parse_name(&form.name) {
         Ok(n) => n,
@@ -130,7 +139,9 @@ async fn delete(
     form: web::Form<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
     if !Csrf::verify(&req, &state, &form.csrf) {
-        return Err(PageError::BadRequest("This form expired. Reload the page and try again.".into()));
+        return Err(PageError::BadRequest(
+            "This form expired. Reload the page and try again.".into(),
+        ));
     }
     if !db::passkeys::delete(state.db.conn(), &viewer.user.id, &path).await? {
         return Err(PageError::NotFound);

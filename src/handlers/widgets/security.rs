@@ -75,7 +75,15 @@ async fn render(
     });
     // Pages outside an organization have no live socket (sockets are scoped to one).
     let live = viewer.org.as_ref().map(|_| seq);
-    let mut res = shell(state, viewer, Some(Widget::Security), live, "Security", content).await?;
+    let mut res = shell(
+        state,
+        viewer,
+        Some(Widget::Security),
+        live,
+        "Security",
+        content,
+    )
+    .await?;
     *res.status_mut() = status;
     if let Some(cookie) = csrf.new_cookie {
         res.add_cookie(&cookie)
@@ -131,7 +139,15 @@ async fn revoke_one(
 ) -> Result<HttpResponse, PageError> {
     if !Csrf::verify(&req, &state, &form.csrf) {
         let notice = ("error", CSRF_EXPIRED.to_string());
-        return render(&req, &state, &viewer, StatusCode::FORBIDDEN, Some(notice), None).await;
+        return render(
+            &req,
+            &state,
+            &viewer,
+            StatusCode::FORBIDDEN,
+            Some(notice),
+            None,
+        )
+        .await;
     }
     let session = db::sessions::find(state.db.conn(), &path)
         .await?
@@ -159,18 +175,38 @@ async fn revoke_others(
 ) -> Result<HttpResponse, PageError> {
     if !Csrf::verify(&req, &state, &form.csrf) {
         let notice = ("error", CSRF_EXPIRED.to_string());
-        return render(&req, &state, &viewer, StatusCode::FORBIDDEN, Some(notice), None).await;
+        return render(
+            &req,
+            &state,
+            &viewer,
+            StatusCode::FORBIDDEN,
+            Some(notice),
+            None,
+        )
+        .await;
     }
     if !recently_confirmed(&viewer) {
         let notice = (
             "error",
             "Confirm it is you first: signing out every other session needs a confirmation from the last 10 minutes.".to_string(),
         );
-        return render(&req, &state, &viewer, StatusCode::FORBIDDEN, Some(notice), None).await;
+        return render(
+            &req,
+            &state,
+            &viewer,
+            StatusCode::FORBIDDEN,
+            Some(notice),
+            None,
+        )
+        .await;
     }
     state
         .sessions
-        .end_all_for_user(&viewer.user.id, Some(&viewer.session.id), EndReason::Revoked)
+        .end_all_for_user(
+            &viewer.user.id,
+            Some(&viewer.session.id),
+            EndReason::Revoked,
+        )
         .await?;
     Ok(see_other(&format!("{PAGE}?done=others")))
 }
@@ -193,10 +229,26 @@ async fn confirm(
 ) -> Result<HttpResponse, PageError> {
     if !Csrf::verify(&req, &state, &form.csrf) {
         let notice = ("error", CSRF_EXPIRED.to_string());
-        return render(&req, &state, &viewer, StatusCode::FORBIDDEN, Some(notice), None).await;
+        return render(
+            &req,
+            &state,
+            &viewer,
+            StatusCode::FORBIDDEN,
+            Some(notice),
+            None,
+        )
+        .await;
     }
     if form.password.is_empty() {
-        return render(&req, &state, &viewer, StatusCode::UNPROCESSABLE_ENTITY, None, Some("Enter your password.")).await;
+        return render(
+            &req,
+            &state,
+            &viewer,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            Some("Enter your password."),
+        )
+        .await;
     }
     let email = EmailAddress::parse(&viewer.user.email)
         .map_err(|e| anyhow::anyhow!("stored email is invalid: {e}"))?;
@@ -208,8 +260,26 @@ async fn confirm(
             Ok(see_other(&format!("{PAGE}?done=confirmed")))
         }
         PasswordCheck::Limited(_) => {
-            render(&req, &state, &viewer, StatusCode::TOO_MANY_REQUESTS, None, Some("Too many attempts. Please wait a few minutes before trying again.")).await
+            render(
+                &req,
+                &state,
+                &viewer,
+                StatusCode::TOO_MANY_REQUESTS,
+                None,
+                Some("Too many attempts. Please wait a few minutes before trying again."),
+            )
+            .await
         }
-        _ => render(&req, &state, &viewer, StatusCode::UNAUTHORIZED, None, Some("That is not your password.")).await,
+        _ => {
+            render(
+                &req,
+                &state,
+                &viewer,
+                StatusCode::UNAUTHORIZED,
+                None,
+                Some("That is not your password."),
+            )
+            .await
+        }
     }
 }

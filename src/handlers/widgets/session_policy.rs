@@ -109,7 +109,15 @@ async fn save_policy(
     };
     if !Csrf::verify(&req, &state, &form.csrf) {
         let notice = ("error", CSRF_EXPIRED.to_string());
-        return render(&req, &state, &viewer, StatusCode::FORBIDDEN, Some(kept), Some(notice)).await;
+        return render(
+            &req,
+            &state,
+            &viewer,
+            StatusCode::FORBIDDEN,
+            Some(kept),
+            Some(notice),
+        )
+        .await;
     }
     let idle_enabled = match form.idle_mode.as_str() {
         "on" => Some(true),
@@ -126,7 +134,10 @@ async fn save_policy(
         Ok(p) => p,
         Err(errors) => {
             kept.errors = errors;
-            let notice = ("error", "The policy was not saved; see the fields below.".to_string());
+            let notice = (
+                "error",
+                "The policy was not saved; see the fields below.".to_string(),
+            );
             return render(
                 &req,
                 &state,
@@ -138,7 +149,12 @@ async fn save_policy(
             .await;
         }
     };
-    let actor = state.orgs.send(Lookup { org_id: org.id.clone() }).await?;
+    let actor = state
+        .orgs
+        .send(Lookup {
+            org_id: org.id.clone(),
+        })
+        .await?;
     let changed = match actor.send(SetSessionPolicy { policy }).await? {
         Ok(c) => c,
         Err(crate::actors::org::OrgError::NotFound) => return Err(PageError::NotFound),
@@ -159,5 +175,13 @@ async fn save_policy(
             changed.sessions_shortened, changed.sessions_ended
         ));
     }
-    render(&req, &state, &viewer, StatusCode::OK, None, Some(("ok", text))).await
+    render(
+        &req,
+        &state,
+        &viewer,
+        StatusCode::OK,
+        None,
+        Some(("ok", text)),
+    )
+    .await
 }

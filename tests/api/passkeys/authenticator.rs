@@ -42,7 +42,11 @@ fn head(major: u8, n: u64) -> Vec<u8> {
 }
 
 fn int(v: i64) -> Vec<u8> {
-    if v >= 0 { head(0, v as u64) } else { head(1, (-1 - v) as u64) }
+    if v >= 0 {
+        head(0, v as u64)
+    } else {
+        head(1, (-1 - v) as u64)
+    }
 }
 
 fn bytes(b: &[u8]) -> Vec<u8> {
@@ -67,11 +71,15 @@ fn map(entries: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<u8> {
 }
 
 fn sha256(b: &[u8]) -> Vec<u8> {
-    ring::digest::digest(&ring::digest::SHA256, b).as_ref().to_vec()
+    ring::digest::digest(&ring::digest::SHA256, b)
+        .as_ref()
+        .to_vec()
 }
 
 fn field<'a>(v: &'a Value, name: &str) -> &'a str {
-    v[name].as_str().unwrap_or_else(|| panic!("options carry {name}: {v}"))
+    v[name]
+        .as_str()
+        .unwrap_or_else(|| panic!("options carry {name}: {v}"))
 }
 
 impl SoftAuthenticator {
@@ -87,7 +95,9 @@ impl SoftAuthenticator {
     pub fn create(&mut self, origin: &str, options: &Value) -> Value {
         let pk = &options["publicKey"];
         let rp_id = field(&pk["rp"], "id").to_string();
-        let user_handle = B64.decode(field(&pk["user"], "id")).expect("user id is base64url");
+        let user_handle = B64
+            .decode(field(&pk["user"], "id"))
+            .expect("user id is base64url");
         let client_data = json!({
             "type": "webauthn.create",
             "challenge": field(pk, "challenge"),
@@ -95,15 +105,16 @@ impl SoftAuthenticator {
             "crossOrigin": false,
         })
         .to_string();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &self.rng).unwrap();
+        let pkcs8 =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &self.rng).unwrap();
         let key =
             EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &self.rng)
                 .unwrap();
         let public = key.public_key().as_ref().to_vec(); // 0x04 || x || y
         let cose = map(vec![
-            (int(1), int(2)),   // kty: EC2
-            (int(3), int(-7)),  // alg: ES256
-            (int(-1), int(1)),  // crv: P-256
+            (int(1), int(2)),  // kty: EC2
+            (int(3), int(-7)), // alg: ES256
+            (int(-1), int(1)), // crv: P-256
             (int(-2), bytes(&public[1..33])),
             (int(-3), bytes(&public[33..65])),
         ]);

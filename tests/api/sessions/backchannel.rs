@@ -15,6 +15,7 @@ on_both_backends!(
     every_kind_of_session_end_reaches_the_client_as_a_valid_logout_token,
     a_receiver_that_is_down_is_retried_until_it_answers,
     the_backchannel_uri_is_set_with_patch_and_checked,
+    the_demo_client_takes_its_backchannel_uri_from_the_environment,
 );
 
 /// The Python receiver as a child process; each request it gets is one JSON report.
@@ -29,7 +30,10 @@ impl LogoutReceiver {
     /// Starts the receiver on `port` (0: any), verifying tokens for the demo client.
     async fn spawn(app: &TestApp, port: u16) -> Option<Self> {
         let python = python()?;
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/backchannel_receiver.py");
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/backchannel_receiver.py"
+        );
         let mut child = Command::new(python)
             .arg(script)
             .arg(&app.base)
@@ -145,10 +149,19 @@ async fn signed_into_client(app: &TestApp, email: &str) -> (Browser, Value, db::
 }
 
 /// The report is a valid logout token for `s`, and the session's refresh token no longer works.
-async fn assert_logged_out(app: &TestApp, receiver: &LogoutReceiver, s: &db::sessions::Session, tokens: &Value, kind: &str) {
+async fn assert_logged_out(
+    app: &TestApp,
+    receiver: &LogoutReceiver,
+    s: &db::sessions::Session,
+    tokens: &Value,
+    kind: &str,
+) {
     let report = receiver.report_for(&s.id).await;
     assert_eq!(report["ok"], true, "{kind}: {report}");
-    assert_eq!(report["content_type"], "application/x-www-form-urlencoded", "{kind}");
+    assert_eq!(
+        report["content_type"], "application/x-www-form-urlencoded",
+        "{kind}"
+    );
     assert_eq!(report["header"]["typ"], "logout+jwt", "{kind}");
     assert_eq!(report["header"]["alg"], "RS256", "{kind}");
     let claims = &report["claims"];
@@ -157,8 +170,14 @@ async fn assert_logged_out(app: &TestApp, receiver: &LogoutReceiver, s: &db::ses
     assert_eq!(claims["sub"], s.user_id.as_str(), "{kind}");
     assert_eq!(claims["sid"], s.id.as_str(), "{kind}");
     assert!(claims.get("nonce").is_none(), "{kind}");
-    assert!(claims["jti"].as_str().is_some_and(|j| !j.is_empty()), "{kind}");
-    let (iat, exp) = (claims["iat"].as_i64().unwrap(), claims["exp"].as_i64().unwrap());
+    assert!(
+        claims["jti"].as_str().is_some_and(|j| !j.is_empty()),
+        "{kind}"
+    );
+    let (iat, exp) = (
+        claims["iat"].as_i64().unwrap(),
+        claims["exp"].as_i64().unwrap(),
+    );
     assert!(exp > iat && exp - iat <= 120, "{kind}: short-lived");
     assert_eq!(
         claims["events"],
@@ -176,7 +195,12 @@ async fn every_kind_of_session_end_reaches_the_client_as_a_valid_logout_token(ba
     let Some(receiver) = LogoutReceiver::spawn(&app, 0).await else {
         return;
     };
-    assert_eq!(set_backchannel_uri(&app, Some(&receiver.url)).await.status(), 200);
+    assert_eq!(
+        set_backchannel_uri(&app, Some(&receiver.url))
+            .await
+            .status(),
+        200
+    );
 
     // 1. The user signs out at the application (RP-initiated logout with an ID token hint).
     let (browser, tokens, s) = signed_into_client(&app, "admin@acme.test").await;
@@ -196,14 +220,23 @@ async fn every_kind_of_session_end_reaches_the_client_as_a_valid_logout_token(ba
     sign_in(&app, &other, "admin@acme.test").await;
     let csrf = csrf_of(&other, "/ui/security").await;
     let res = other
-        .post_form(&format!("/ui/security/sessions/{}/revoke", s.id), &[("csrf", &csrf)])
+        .post_form(
+            &format!("/ui/security/sessions/{}/revoke", s.id),
+            &[("csrf", &csrf)],
+        )
         .await;
     assert_eq!(res.status(), 303);
     assert_logged_out(&app, &receiver, &s, &tokens, "revoked in the widget").await;
 
     // 3. The integrator revokes it through the API.
     let (_, tokens, s) = signed_into_client(&app, "admin@acme.test").await;
-    let res = api(&app, reqwest::Method::POST, &format!("/api/v1/sessions/{}/revoke", s.id), None).await;
+    let res = api(
+        &app,
+        reqwest::Method::POST,
+        &format!("/api/v1/sessions/{}/revoke", s.id),
+        None,
+    )
+    .await;
     assert_eq!(res.status(), 200);
     assert_logged_out(&app, &receiver, &s, &tokens, "revoked by the API").await;
 
@@ -223,14 +256,24 @@ async fn every_kind_of_session_end_reaches_the_client_as_a_valid_logout_token(ba
         .await
         .unwrap();
     assert_eq!(ended, 1);
-    assert_logged_out(&app, &receiver, &s, &tokens, "removed from the organization").await;
+    assert_logged_out(
+        &app,
+        &receiver,
+        &s,
+        &tokens,
+        "removed from the organization",
+    )
+    .await;
 
     // 6. A password reset ends every session of the account.
     let (_, tokens, s) = signed_into_client(&app, "member@acme.test").await;
     let browser = app.browser();
     let csrf = csrf_of(&browser, "/a/auth/forgot").await;
     browser
-        .post_form("/a/auth/forgot", &[("csrf", &csrf), ("email", "member@acme.test")])
+        .post_form(
+            "/a/auth/forgot",
+            &[("csrf", &csrf), ("email", "member@acme.test")],
+        )
         .await;
     let mail = sink.wait_for_message("member@acme.test", DEADLINE).await;
     let link = mail.link("/a/auth/reset?token=").expect("reset link");
@@ -240,16 +283,27 @@ async fn every_kind_of_session_end_reaches_the_client_as_a_valid_logout_token(ba
     let res = browser
         .post_form(
             "/a/auth/reset",
-            &[("csrf", &csrf), ("token", &token), ("password", "saffron-kettle-meadow-42")],
+            &[
+                ("csrf", &csrf),
+                ("token", &token),
+                ("password", "saffron-kettle-meadow-42"),
+            ],
         )
         .await;
     assert_eq!(res.status(), 303);
     assert_logged_out(&app, &receiver, &s, &tokens, "password reset").await;
 
     // Each ended session got one delivery, delivered at the first attempt.
-    let deliveries = backchannel_delivery::Entity::find().all(app.conn()).await.unwrap();
+    let deliveries = backchannel_delivery::Entity::find()
+        .all(app.conn())
+        .await
+        .unwrap();
     assert_eq!(deliveries.len(), 6);
-    assert!(deliveries.iter().all(|d| d.status == "delivered" || d.status == "pending"));
+    assert!(
+        deliveries
+            .iter()
+            .all(|d| d.status == "delivered" || d.status == "pending")
+    );
 }
 
 async fn a_receiver_that_is_down_is_retried_until_it_answers(backend: Backend) {
@@ -265,26 +319,46 @@ async fn a_receiver_that_is_down_is_retried_until_it_answers(backend: Backend) {
     let uri = format!("http://127.0.0.1:{port}/backchannel-logout");
     assert_eq!(set_backchannel_uri(&app, Some(&uri)).await.status(), 200);
     let (_, tokens, s) = signed_into_client(&app, "admin@acme.test").await;
-    let res = api(&app, reqwest::Method::POST, &format!("/api/v1/sessions/{}/revoke", s.id), None).await;
+    let res = api(
+        &app,
+        reqwest::Method::POST,
+        &format!("/api/v1/sessions/{}/revoke", s.id),
+        None,
+    )
+    .await;
     assert_eq!(res.status(), 200);
 
     // Wait for failed attempts to be recorded (a condition with a deadline, not a fixed sleep).
     let until = tokio::time::Instant::now() + DEADLINE;
     let failed = loop {
-        let attempts = backchannel_attempt::Entity::find().all(app.conn()).await.unwrap();
+        let attempts = backchannel_attempt::Entity::find()
+            .all(app.conn())
+            .await
+            .unwrap();
         if attempts.len() >= 2 {
             break attempts;
         }
-        assert!(tokio::time::Instant::now() < until, "attempts while down: {attempts:?}");
+        assert!(
+            tokio::time::Instant::now() < until,
+            "attempts while down: {attempts:?}"
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     };
     assert!(failed.iter().all(|a| a.status_code.is_none()));
     assert!(
-        failed[0].error.as_deref().unwrap_or_default().contains("connect"),
+        failed[0]
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("connect"),
         "{:?}",
         failed[0].error
     );
-    let delivery = backchannel_delivery::Entity::find().one(app.conn()).await.unwrap().unwrap();
+    let delivery = backchannel_delivery::Entity::find()
+        .one(app.conn())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(delivery.status, "pending", "still retrying");
 
     // The receiver comes up on that port: the next retry gets through.
@@ -294,7 +368,11 @@ async fn a_receiver_that_is_down_is_retried_until_it_answers(backend: Backend) {
     assert_logged_out(&app, &receiver, &s, &tokens, "after retries").await;
     let until = tokio::time::Instant::now() + DEADLINE;
     let delivered = loop {
-        let d = backchannel_delivery::Entity::find().one(app.conn()).await.unwrap().unwrap();
+        let d = backchannel_delivery::Entity::find()
+            .one(app.conn())
+            .await
+            .unwrap()
+            .unwrap();
         if d.status == "delivered" {
             break d;
         }
@@ -308,8 +386,18 @@ async fn a_receiver_that_is_down_is_retried_until_it_answers(backend: Backend) {
         .all(app.conn())
         .await
         .unwrap();
-    assert_eq!(attempts.len() as i32, delivered.attempts, "each attempt recorded");
-    assert_eq!(attempts.iter().filter(|a| a.status_code == Some(200)).count(), 1);
+    assert_eq!(
+        attempts.len() as i32,
+        delivered.attempts,
+        "each attempt recorded"
+    );
+    assert_eq!(
+        attempts
+            .iter()
+            .filter(|a| a.status_code == Some(200))
+            .count(),
+        1
+    );
 }
 
 async fn the_backchannel_uri_is_set_with_patch_and_checked(backend: Backend) {
@@ -327,15 +415,74 @@ async fn the_backchannel_uri_is_set_with_patch_and_checked(backend: Backend) {
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["backchannel_logout_uri"], "http://127.0.0.1:9/logout");
     // Without the field nothing changes; null clears it.
-    let res = api(&app, reqwest::Method::PATCH, "/api/v1/clients/demo-app", Some(json!({}))).await;
+    let res = api(
+        &app,
+        reqwest::Method::PATCH,
+        "/api/v1/clients/demo-app",
+        Some(json!({})),
+    )
+    .await;
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["backchannel_logout_uri"], "http://127.0.0.1:9/logout");
     let body: Value = set_backchannel_uri(&app, None).await.json().await.unwrap();
     assert_eq!(body["backchannel_logout_uri"], Value::Null);
     // A session ended now queues nothing for the client.
     let (_, _, s) = signed_into_client(&app, "admin@acme.test").await;
-    api(&app, reqwest::Method::POST, &format!("/api/v1/sessions/{}/revoke", s.id), None).await;
-    assert!(backchannel_delivery::Entity::find().all(app.conn()).await.unwrap().is_empty());
-    let res = api(&app, reqwest::Method::PATCH, "/api/v1/clients/nope", Some(json!({}))).await;
+    api(
+        &app,
+        reqwest::Method::POST,
+        &format!("/api/v1/sessions/{}/revoke", s.id),
+        None,
+    )
+    .await;
+    assert!(
+        backchannel_delivery::Entity::find()
+            .all(app.conn())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let res = api(
+        &app,
+        reqwest::Method::PATCH,
+        "/api/v1/clients/nope",
+        Some(json!({})),
+    )
+    .await;
     assert_eq!(res.status(), 404);
+}
+
+async fn the_demo_client_takes_its_backchannel_uri_from_the_environment(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |s| {
+        s.demo_backchannel_logout_uri = Some("https://app.example/backchannel".into());
+    })
+    .await
+    else {
+        return;
+    };
+    let client = db::clients::find(app.conn(), "demo-app")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        client.backchannel_logout_uri.as_deref(),
+        Some("https://app.example/backchannel")
+    );
+    // One set through the API survives a restart without the variable.
+    assert_eq!(
+        set_backchannel_uri(&app, Some("https://app.example/other"))
+            .await
+            .status(),
+        200
+    );
+    let db = app.stop().await;
+    let app = TestApp::spawn_on(db).await;
+    let client = db::clients::find(app.conn(), "demo-app")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        client.backchannel_logout_uri.as_deref(),
+        Some("https://app.example/other")
+    );
 }
