@@ -25,6 +25,7 @@
 //! | `dns.attempts`    | `PORTAL_DNS_ATTEMPTS`                        | `2`                          |
 //! | `dns.cache`       | `PORTAL_DNS_CACHE` (`true`/`false`)          | `true`                       |
 //! | `dns.concurrency` | `PORTAL_DNS_CONCURRENCY`                     | `8` domain checks in flight per node |
+//! | `events.retention_hours` | `PORTAL_EVENT_RETENTION_HOURS`        | `168` (7 days) of outbox kept |
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
@@ -65,6 +66,7 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     pub dns: DnsSettings,
     pub sessions: SessionSettings,
+    pub events: EventSettings,
 }
 
 /// Browser sessions.
@@ -79,6 +81,23 @@ impl Default for SessionSettings {
     fn default() -> Self {
         Self {
             reap_interval_ms: 30_000,
+        }
+    }
+}
+
+/// The events outbox.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventSettings {
+    /// Events older than this are deleted (once the webhook fan-out has read them); a page or
+    /// stream resuming from before the oldest kept event is told to reload.
+    pub retention_hours: u64,
+}
+
+impl Default for EventSettings {
+    fn default() -> Self {
+        Self {
+            retention_hours: 168,
         }
     }
 }
@@ -156,6 +175,7 @@ impl Default for Settings {
             webhooks: WebhookSettings::default(),
             dns: DnsSettings::default(),
             sessions: SessionSettings::default(),
+            events: EventSettings::default(),
         }
     }
 }
@@ -266,6 +286,9 @@ impl Settings {
         if let Some(v) = set("PORTAL_DNS_CONCURRENCY").and_then(|v| v.parse().ok()) {
             self.dns.concurrency = v;
         }
+        if let Some(v) = set("PORTAL_EVENT_RETENTION_HOURS").and_then(|v| v.parse().ok()) {
+            self.events.retention_hours = v;
+        }
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
@@ -321,6 +344,9 @@ impl Settings {
         }
         if !(10..=3_600_000).contains(&self.sessions.reap_interval_ms) {
             bail!("PORTAL_SESSION_REAP_INTERVAL_MS must be between 10 and 3600000");
+        }
+        if self.events.retention_hours == 0 {
+            bail!("PORTAL_EVENT_RETENTION_HOURS must be at least 1");
         }
         Ok(())
     }

@@ -210,14 +210,4 @@ impl SessionEnder {
             .collect();
         self.end(&others, reason).await
     }
-
-    /// Ends a user's sessions in one organization (they were removed from it).
-    pub async fn end_for_membership(&self, user_id: &str, org_id: &str) -> anyhow::Result<usize> {
-        let live = db::sessions::live_for_user(self.db.conn(), user_id, db::now_ms()).await?;
-        let in_org: Vec<Session> = live
-            .into_iter()
-            .filter(|s| s.organization_id.as_deref() == Some(org_id))
-            .collect();
-        self.end(&in_org, EndReason::RemovedFromOrganization).await
-    }
 }

@@ -484,17 +484,23 @@ impl Socket {
             .await;
     }
 
-    /// Waits (at most [`DEADLINE`]) for the server to close the socket and returns the close code,
-    /// skipping frames that arrive before.
+    /// The close code of [`Socket::closed`].
     pub async fn close_code(&mut self) -> Option<u16> {
+        self.closed().await.map(|(code, _)| code)
+    }
+
+    /// Waits for the server to close the socket (skipping any frames before) and returns the close
+    /// code and reason; `None` when the connection ended without a close frame.
+    pub async fn closed(&mut self) -> Option<(u16, String)> {
+        use tokio_tungstenite::tungstenite::Message;
         let deadline = tokio::time::Instant::now() + DEADLINE;
         loop {
             let msg = tokio::time::timeout_at(deadline, self.stream.next())
                 .await
                 .expect("the socket closes before the deadline");
             match msg {
-                Some(Ok(tokio_tungstenite::tungstenite::Message::Close(frame))) => {
-                    return frame.map(|f| u16::from(f.code));
+                Some(Ok(Message::Close(frame))) => {
+                    return frame.map(|f| (u16::from(f.code), f.reason.to_string()));
                 }
                 Some(Ok(_)) => continue,
                 Some(Err(_)) | None => return None,

@@ -246,16 +246,17 @@ async fn every_kind_of_session_end_reaches_the_client_as_a_valid_logout_token(ba
     assert!(reaper(&app).try_run_once().await.unwrap() >= 1);
     assert_logged_out(&app, &receiver, &s, &tokens, "idle expiry").await;
 
-    // 5. An admin removes the user from the organization.
-    let (_, tokens, s) = signed_into_client(&app, "admin@globex.test").await;
-    let globex = app.org_id("Globex").await;
-    let ended = app
-        .app_state
-        .sessions
-        .end_for_membership(&s.user_id, &globex)
-        .await
-        .unwrap();
-    assert_eq!(ended, 1);
+    // 5. An admin removes the user from the organization (management API).
+    let (_, tokens, s) = signed_into_client(&app, "member@acme.test").await;
+    let acme = app.org_id("Acme").await;
+    let res = api(
+        &app,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/organizations/{acme}/users/{}", s.user_id),
+        None,
+    )
+    .await;
+    assert_eq!(res.status(), 204);
     assert_logged_out(
         &app,
         &receiver,
@@ -264,18 +265,22 @@ async fn every_kind_of_session_end_reaches_the_client_as_a_valid_logout_token(ba
         "removed from the organization",
     )
     .await;
+    assert_eq!(
+        session(&app, &s.id).await.revoke_reason.as_deref(),
+        Some("removed_from_organization")
+    );
 
     // 6. A password reset ends every session of the account.
-    let (_, tokens, s) = signed_into_client(&app, "member@acme.test").await;
+    let (_, tokens, s) = signed_into_client(&app, "admin@globex.test").await;
     let browser = app.browser();
     let csrf = csrf_of(&browser, "/a/auth/forgot").await;
     browser
         .post_form(
             "/a/auth/forgot",
-            &[("csrf", &csrf), ("email", "member@acme.test")],
+            &[("csrf", &csrf), ("email", "admin@globex.test")],
         )
         .await;
-    let mail = sink.wait_for_message("member@acme.test", DEADLINE).await;
+    let mail = sink.wait_for_message("admin@globex.test", DEADLINE).await;
     let link = mail.link("/a/auth/reset?token=").expect("reset link");
     let page = browser.get(&link).await.text().await.unwrap();
     let csrf = form_value(&page, "csrf").unwrap();
