@@ -527,8 +527,8 @@ async fn every_client_receives_exactly_the_outbox_sequence_of_its_scope(backend:
             let http = reqwest::Client::new();
             for i in 0..per_writer {
                 let r: u32 = rand::random();
-                let org = if r % 2 == 0 { &acme } else { &globex };
-                if r % 3 == 0 {
+                let org = if r.is_multiple_of(2) { &acme } else { &globex };
+                if r.is_multiple_of(3) {
                     let tx = state.db.begin_write().await.expect("tx");
                     let published = portal::db::events::append(
                         &tx,
