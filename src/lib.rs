@@ -10,6 +10,7 @@ pub mod demo;
 pub mod domain;
 pub mod domains;
 pub mod handlers;
+pub mod invites;
 pub mod keys;
 pub mod live;
 pub mod oauth;

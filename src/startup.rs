@@ -126,6 +126,15 @@ impl Application {
             "domain verifier started"
         );
 
+        // Invite mail goes through the mailer; its schedule is in the database, so a pass at start
+        // sends what was due while no node ran.
+        let invites = crate::actors::invite_mailer::InviteMail::start(
+            db.clone(),
+            mailer.clone(),
+            public_url.as_str().to_string(),
+        );
+        tracing::info!("invite mailer started");
+
         let state = AppState {
             db: db.clone(),
             settings: settings.clone(),
@@ -138,6 +147,7 @@ impl Application {
             webhooks,
             mailer,
             domains,
+            invites,
         };
         let demo_app = demo.as_ref().map(|c| {
             web::Data::new(DemoApp {

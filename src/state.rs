@@ -32,6 +32,8 @@ pub struct AppState {
     pub mailer: Addr<Mailer>,
     /// The domain verifier: wake it, or run a check now.
     pub domains: DomainChecks,
+    /// Sends invite mail: wake it after an invite is created or resent.
+    pub invites: crate::actors::invite_mailer::InviteMail,
 }
 
 impl AppState {

@@ -12,6 +12,12 @@ pub struct OrganizationJson {
     pub id: String,
     pub name: String,
     pub external_id: Option<String>,
+    #[serde(default)]
+    pub logo_url: Option<String>,
+    #[serde(default)]
+    pub allowed_email_domains: Vec<String>,
+    #[serde(default)]
+    pub max_users: Option<i32>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -22,6 +28,9 @@ impl From<&Organization> for OrganizationJson {
             id: o.id.clone(),
             name: o.name.clone(),
             external_id: o.external_id.clone(),
+            logo_url: o.logo_url.clone(),
+            allowed_email_domains: crate::db::orgs::allowed_email_domains(o),
+            max_users: o.max_users,
             created_at: rfc3339(o.created_at),
             updated_at: rfc3339(o.updated_at),
         }
@@ -124,4 +133,5 @@ pub struct Page<T> {
 }
 
 pub mod domains;
+pub mod invites;
 pub mod webhooks;

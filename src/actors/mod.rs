@@ -3,6 +3,7 @@
 
 pub mod domain_verifier;
 pub mod event_hub;
+pub mod invite_mailer;
 pub mod key_manager;
 pub mod mailer;
 pub mod org;

@@ -8,10 +8,14 @@
 //! is the state, the actor is the lock and the place the rules live.
 
 mod domains;
+mod invites;
+mod settings;
 
 pub use domains::{
     AddDomain, DeleteDomain, DomainAdded, MarkVerified, RecordCheck, SetDomainJoinPolicy,
 };
+pub use invites::{AcceptInvite, Accepted, CreateInvites, NewAccount, ResendInvite, RevokeInvite};
+pub use settings::{DeleteOrganization, SetFeatures, UpdateSettings, organization_payload};
 
 use super::outbox_relay::OutboxSignal;
 use crate::db::events::{self, NewEvent};
@@ -68,6 +72,14 @@ pub enum OrgError {
     UnknownRole(String),
     #[error("{0}")]
     Conflict(String),
+    /// The seat limit (`max_users`) would be passed.
+    #[error("{0}")]
+    SeatLimit(String),
+    #[error("invite not found")]
+    InviteNotFound,
+    /// An invite that cannot be accepted (expired), with what to do.
+    #[error("{0}")]
+    InviteUnusable(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }

@@ -152,3 +152,17 @@ pub async fn revoke_all_for_user(
         .context("failed to revoke sessions")?;
     Ok(res.rows_affected)
 }
+
+/// Sessions in an organization that is going away keep their user but lose the organization.
+pub async fn clear_organization(db: &impl Conn, org_id: &str) -> anyhow::Result<()> {
+    session::Entity::update_many()
+        .col_expr(
+            session::Column::OrganizationId,
+            sea_orm::sea_query::Expr::value(Option::<String>::None),
+        )
+        .filter(session::Column::OrganizationId.eq(org_id))
+        .exec(db)
+        .await
+        .context("failed to detach sessions from the organization")?;
+    Ok(())
+}

@@ -113,7 +113,10 @@ impl From<OrgError> for ApiError {
             OrgError::NotFound => ApiError::NotFound("organization"),
             OrgError::DomainNotFound => ApiError::NotFound("domain"),
             OrgError::InvalidDomain(message) => ApiError::field("domain", message),
-            OrgError::Conflict(message) => ApiError::Conflict(message),
+            OrgError::Conflict(message)
+            | OrgError::SeatLimit(message)
+            | OrgError::InviteUnusable(message) => ApiError::Conflict(message),
+            OrgError::InviteNotFound => ApiError::NotFound("invite"),
             OrgError::UnknownRole(role) => {
                 ApiError::field("role", format!("Role \"{role}\" does not exist."))
             }
