@@ -9,12 +9,16 @@
 
 mod domains;
 mod invites;
+mod members;
 mod settings;
 
 pub use domains::{
     AddDomain, DeleteDomain, DomainAdded, MarkVerified, RecordCheck, SetDomainJoinPolicy,
 };
 pub use invites::{AcceptInvite, Accepted, CreateInvites, NewAccount, ResendInvite, RevokeInvite};
+pub use members::{
+    ChangeRole, EVENT_MEMBERSHIP_DELETED, EVENT_MEMBERSHIP_UPDATED, MemberChanged, RemoveMember,
+};
 pub use settings::{DeleteOrganization, SetFeatures, UpdateSettings, organization_payload};
 
 use super::outbox_relay::OutboxSignal;
@@ -65,6 +69,14 @@ pub enum OrgError {
     NotFound,
     #[error("domain not found")]
     DomainNotFound,
+    /// The user is not a member (active or invited) of the organization.
+    #[error("member not found")]
+    MemberNotFound,
+    /// The change would leave the organization without an active admin.
+    #[error(
+        "an organization must keep at least one active admin: make another member an admin first"
+    )]
+    LastAdmin,
     /// A domain the organization may not have (a public mail provider).
     #[error("{0}")]
     InvalidDomain(String),

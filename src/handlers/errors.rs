@@ -112,6 +112,10 @@ impl From<OrgError> for ApiError {
         match err {
             OrgError::NotFound => ApiError::NotFound("organization"),
             OrgError::DomainNotFound => ApiError::NotFound("domain"),
+            OrgError::MemberNotFound => ApiError::NotFound("member"),
+            OrgError::LastAdmin => ApiError::Conflict(
+                "An organization must keep at least one active admin: make another member an admin first.".into(),
+            ),
             OrgError::InvalidDomain(message) => ApiError::field("domain", message),
             OrgError::Conflict(message)
             | OrgError::SeatLimit(message)

@@ -5,6 +5,7 @@ mod authlib;
 mod dns;
 mod domains;
 mod helpers;
+mod live;
 mod oidc;
 mod skeleton;
 mod smtp;

@@ -137,7 +137,8 @@ async fn create_invites(
     msg: CreateInvites,
 ) -> Result<Vec<InviteJson>, OrgError> {
     let tx = db.begin_write().await?;
-    let org = db::orgs::find(&tx, org_id)
+    // Locked: the seat limit spans rows, and other nodes may invite or accept at the same time.
+    let org = db::orgs::lock(&tx, org_id)
         .await?
         .ok_or(OrgError::NotFound)?;
     let role = db::roles::find_by_name(&tx, msg.role.as_str())
@@ -268,6 +269,7 @@ async fn resend_invite(
 ) -> Result<InviteJson, OrgError> {
     let tx = db.begin_write().await?;
     let (invite, role) = pending(&tx, org_id, &msg.invite_id).await?;
+    db::orgs::lock(&tx, org_id).await?;
     let now = now_ms();
     // An expired invite resent takes its seat back: check the limit as for a new one.
     if invite.expires_at <= now
@@ -338,7 +340,8 @@ async fn accept_invite(
     msg: AcceptInvite,
 ) -> Result<Accepted, OrgError> {
     let tx = db.begin_write().await?;
-    let org = db::orgs::find(&tx, org_id)
+    // Locked: the seat limit spans rows, and other nodes may invite or accept at the same time.
+    let org = db::orgs::lock(&tx, org_id)
         .await?
         .ok_or(OrgError::NotFound)?;
     let (invite, role) = pending(&tx, org_id, &msg.invite_id).await?;
