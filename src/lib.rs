@@ -15,6 +15,7 @@ pub mod keys;
 pub mod live;
 pub mod oauth;
 pub mod principal;
+pub mod profile;
 pub mod sealing;
 pub mod startup;
 pub mod state;

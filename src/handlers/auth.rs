@@ -4,6 +4,7 @@
 //! call into `auth` and renders; what the user typed is kept when a form comes back with errors.
 
 mod code;
+mod invite;
 mod join;
 mod organization;
 mod reset;
@@ -29,7 +30,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(signup::configure)
         .configure(reset::configure)
         .configure(organization::configure)
-        .configure(join::configure);
+        .configure(join::configure)
+        .configure(invite::configure);
 }
 
 /// The message of a form refused for a missing or wrong CSRF token.

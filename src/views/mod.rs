@@ -5,8 +5,11 @@ pub mod demo;
 pub mod domains;
 pub mod email;
 pub mod errors;
+pub mod invite;
 pub mod join;
 pub mod layout;
+pub mod profile;
+pub mod settings;
 pub mod webhooks;
 pub mod widgets;
 

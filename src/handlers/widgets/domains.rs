@@ -85,7 +85,7 @@ async fn render(
 }
 
 /// An organization's refusal as the page shows it.
-fn refusal(err: OrgError) -> Result<(StatusCode, String), PageError> {
+pub(super) fn refusal(err: OrgError) -> Result<(StatusCode, String), PageError> {
     match err {
         OrgError::Conflict(message)
         | OrgError::SeatLimit(message)
