@@ -13,6 +13,7 @@ pub mod handlers;
 pub mod invites;
 pub mod keys;
 pub mod live;
+pub mod manage;
 pub mod oauth;
 pub mod principal;
 pub mod profile;

@@ -134,4 +134,5 @@ pub struct Page<T> {
 
 pub mod domains;
 pub mod invites;
+pub mod roles;
 pub mod webhooks;

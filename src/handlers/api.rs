@@ -2,6 +2,9 @@
 //! from the `client_credentials` grant ([`ApiClient`]). Domains are in `domains`.
 
 mod domains;
+mod invites;
+mod orgs;
+mod roles;
 
 use super::errors::ApiError;
 use crate::actors::org::{AddMember, ChangeRole, RemoveMember};
@@ -19,33 +22,56 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(add_user)
         .service(update_user)
         .service(remove_user)
-        .configure(domains::configure);
+        .configure(domains::configure)
+        .configure(orgs::configure)
+        .configure(invites::configure)
+        .configure(roles::configure);
 }
 
 #[derive(Deserialize)]
 struct ListQuery {
     after: Option<String>,
     limit: Option<u64>,
+    external_id: Option<String>,
 }
 
-/// Lists organizations, oldest first, with cursor pagination.
+/// The `limit` of a list: 50 unless asked, at most 100.
+fn page_limit(limit: Option<u64>) -> Result<u64, ApiError> {
+    let limit = limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::field("limit", "limit must be between 1 and 100."));
+    }
+    Ok(limit)
+}
+
+/// Trims a page fetched with `limit + 1` rows and returns the cursor of the next one.
+fn next_cursor<T>(rows: &mut Vec<T>, limit: u64, key: impl Fn(&T) -> String) -> Option<String> {
+    if rows.len() as u64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(key)
+    } else {
+        None
+    }
+}
+
+/// Lists organizations, oldest first, with cursor pagination; `?external_id=` finds one by the
+/// integrator's own id.
 #[get("/api/v1/organizations")]
 async fn list_organizations(
     _client: ApiClient,
     state: web::Data<AppState>,
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::field("limit", "limit must be between 1 and 100."));
+    let limit = page_limit(q.limit)?;
+    if let Some(ext) = &q.external_id {
+        let found = db::orgs::find_by_external_id(state.db.conn(), ext).await?;
+        return Ok(HttpResponse::Ok().json(Page {
+            data: found.iter().map(OrganizationJson::from).collect(),
+            next_cursor: None,
+        }));
     }
     let mut orgs = db::orgs::list(state.db.conn(), q.after.as_deref(), limit + 1).await?;
-    let next_cursor = if orgs.len() as u64 > limit {
-        orgs.truncate(limit as usize);
-        orgs.last().map(|o| o.id.clone())
-    } else {
-        None
-    };
+    let next_cursor = next_cursor(&mut orgs, limit, |o| o.id.clone());
     Ok(HttpResponse::Ok().json(Page {
         data: orgs.iter().map(OrganizationJson::from).collect(),
         next_cursor,

@@ -129,6 +129,18 @@ impl From<OrgError> for ApiError {
     }
 }
 
+impl From<crate::manage::Refused> for ApiError {
+    fn from(err: crate::manage::Refused) -> Self {
+        use crate::manage::Refused;
+        match err {
+            Refused::NotFound(what) => ApiError::NotFound(what),
+            Refused::Conflict(message) => ApiError::Conflict(message),
+            Refused::Invalid { field, message } => ApiError::field(field, message),
+            Refused::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
 impl From<actix::MailboxError> for ApiError {
     fn from(err: actix::MailboxError) -> Self {
         ApiError::Internal(anyhow::anyhow!("actor unavailable: {err}"))

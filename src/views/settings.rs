@@ -69,12 +69,21 @@ pub fn page(v: &SettingsPage<'_>) -> Markup {
                 button.primary type="submit" { "Save" }
             }
         } @else {
-            dl.panel id="org-settings" {
-                dt { "Display name" } dd { (f.name) }
-                dt { "Logo" } dd { @if f.logo_url.is_empty() { "None" } @else { img src=(f.logo_url) alt="Organization logo" height="32"; } }
-                dt { "Allowed email domains" } dd { @if f.allowed_email_domains.is_empty() { "Any" } @else { (f.allowed_email_domains) } }
-            }
+            (summary(&f.name, &f.logo_url, &f.allowed_email_domains))
         }
         @if let Some(max) = v.max_users { p.muted { "Seat limit: " (max) " members." } }
     }
 }
+
+/// The settings as readers see them; also what a live frame replaces when they change.
+pub fn summary(name: &str, logo_url: &str, domains: &str) -> Markup {
+    html! {
+        dl.panel id=(SUMMARY_ID) {
+            dt { "Display name" } dd { (name) }
+            dt { "Logo" } dd { @if logo_url.is_empty() { "None" } @else { img src=(logo_url) alt="Organization logo" height="32"; } }
+            dt { "Allowed email domains" } dd { @if domains.is_empty() { "Any" } @else { (domains) } }
+        }
+    }
+}
+
+pub const SUMMARY_ID: &str = "org-settings";
