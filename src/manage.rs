@@ -208,6 +208,10 @@ pub async fn delete_role(state: &AppState, name: &str) -> Result<(), Refused> {
         )));
     }
     let permissions = db::roles::permissions_of(&tx, &role.id).await?;
+    let member = db::roles::find_by_name(&tx, RoleName::MEMBER)
+        .await?
+        .context("the built-in member role is missing")?;
+    db::roles::reassign_removed(&tx, &role.id, &member.id).await?;
     db::roles::delete(&tx, &role.id).await?;
     let published =
         events::append(&tx, vec![role_event("role.deleted", &role, permissions)]).await?;

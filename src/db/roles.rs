@@ -223,3 +223,24 @@ pub async fn usage(db: &impl Conn, role_id: &str) -> anyhow::Result<u64> {
         .context("failed to count role invites")?;
     Ok(members + invites)
 }
+
+/// Points removed memberships that still name `role_id` at `replacement`, so the role can be
+/// deleted (memberships keep a foreign key to their role; a removed one grants nothing anyway).
+pub async fn reassign_removed(
+    db: &impl Conn,
+    role_id: &str,
+    replacement: &str,
+) -> anyhow::Result<()> {
+    use super::entities::membership;
+    membership::Entity::update_many()
+        .col_expr(
+            membership::Column::RoleId,
+            sea_orm::sea_query::Expr::value(replacement),
+        )
+        .filter(membership::Column::RoleId.eq(role_id))
+        .filter(membership::Column::Status.eq(super::members::REMOVED))
+        .exec(db)
+        .await
+        .context("failed to reassign removed memberships")?;
+    Ok(())
+}
