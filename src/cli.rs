@@ -79,6 +79,8 @@ pub enum BenchTarget {
     Auth(crate::bench::auth::BenchArgs),
     /// Webhook deliveries per second to a loopback receiver, through the real fan-out and dispatcher.
     Webhooks(crate::bench::webhooks::WebhookBench),
+    /// Members widget latency (first page and searches) in a 10,000-member organization.
+    Members(crate::bench::members::MembersBench),
 }
 
 #[derive(Debug, Clone, Copy, Subcommand)]
@@ -124,6 +126,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             crate::telemetry::init("warn");
             actix_web::rt::System::new().block_on(crate::bench::webhooks::run(args))
+        }
+        Command::Bench {
+            target: BenchTarget::Members(args),
+        } => {
+            crate::telemetry::init("warn");
+            startup::install_crypto_provider();
+            actix_web::rt::System::new().block_on(crate::bench::members::run(args))
         }
         Command::Migrate { action, common } => {
             let settings = Settings::load(&Overrides {

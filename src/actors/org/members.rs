@@ -163,16 +163,32 @@ async fn remove_member(
     };
     // The role the member had; a removed membership grants nothing, whatever the role says.
     let member = MembershipEvent::new(&removed, Default::default());
-    let published = events::append(
-        &tx,
-        vec![NewEvent {
-            event_type: EVENT_MEMBERSHIP_DELETED,
+    let mut new_events = Vec::new();
+    // Removing someone still invited withdraws the invite too, so its link stops working.
+    if row.status == members::INVITED
+        && let Some(invite) =
+            db::invites::find_pending_for_email(&tx, org_id, &removed.email).await?
+    {
+        let invite = db::invites::set_status(&tx, &invite.id, db::invites::REVOKED).await?;
+        let json = crate::wire::invites::InviteJson::new(&invite, &removed.role_name, db::now_ms());
+        new_events.push(NewEvent {
+            event_type: "user.organization_invitation",
             organization_id: Some(org_id.into()),
-            user_id: Some(msg.user_id),
-            data: serde_json::to_value(&member).map_err(anyhow::Error::from)?,
-        }],
-    )
-    .await?;
+            user_id: Some(msg.user_id.clone()),
+            data: serde_json::to_value(crate::wire::invites::InvitationEvent {
+                status: "revoked".into(),
+                invitation: json,
+            })
+            .map_err(anyhow::Error::from)?,
+        });
+    }
+    new_events.push(NewEvent {
+        event_type: EVENT_MEMBERSHIP_DELETED,
+        organization_id: Some(org_id.into()),
+        user_id: Some(msg.user_id),
+        data: serde_json::to_value(&member).map_err(anyhow::Error::from)?,
+    });
+    let published = events::append(&tx, new_events).await?;
     tx.commit().await.map_err(anyhow::Error::from)?;
     outbox.committed_events(&published);
     Ok(member)
