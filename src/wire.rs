@@ -7,7 +7,7 @@ use crate::db::orgs::Organization;
 use crate::db::users::User;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct OrganizationJson {
     pub id: String,
     pub name: String,
@@ -37,7 +37,7 @@ impl From<&Organization> for OrganizationJson {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct UserJson {
     pub id: String,
     pub email: String,
@@ -64,7 +64,7 @@ impl From<&User> for UserJson {
 
 /// A role as a membership carries it. `permissions` travel with membership events so every node's
 /// hub can re-authorize open sockets from the event alone.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct RoleRef {
     pub name: String,
     pub display_name: String,
@@ -72,7 +72,7 @@ pub struct RoleRef {
     pub permissions: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct MembershipJson {
     pub id: String,
     pub organization_id: String,
@@ -84,7 +84,7 @@ pub struct MembershipJson {
 }
 
 /// The user as a membership shows them.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct MemberUser {
     pub id: String,
     pub email: String,
@@ -92,7 +92,7 @@ pub struct MemberUser {
 }
 
 /// Payload of `user.organization_membership_*` events, and a member in the API.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct MembershipEvent {
     pub membership: MembershipJson,
     pub user: MemberUser,
@@ -124,7 +124,7 @@ impl MembershipEvent {
 }
 
 /// A page of a cursor-paginated list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub data: Vec<T>,
     /// Pass as `after` to get the next page; absent on the last page.

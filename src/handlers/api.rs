@@ -3,6 +3,7 @@
 
 mod domains;
 mod invites;
+pub mod openapi;
 mod orgs;
 mod roles;
 
@@ -13,7 +14,7 @@ use crate::db;
 use crate::domain::{EmailAddress, RoleName};
 use crate::principal::ApiClient;
 use crate::state::AppState;
-use crate::wire::{OrganizationJson, Page};
+use crate::wire::{MembershipEvent, OrganizationJson, Page};
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use serde::Deserialize;
 
@@ -25,7 +26,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(domains::configure)
         .configure(orgs::configure)
         .configure(invites::configure)
-        .configure(roles::configure);
+        .configure(roles::configure)
+        .configure(openapi::configure);
 }
 
 #[derive(Deserialize)]
@@ -56,6 +58,13 @@ fn next_cursor<T>(rows: &mut Vec<T>, limit: u64, key: impl Fn(&T) -> String) -> 
 
 /// Lists organizations, oldest first, with cursor pagination; `?external_id=` finds one by the
 /// integrator's own id.
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizations",
+    tag = "organizations",
+    responses((status = 200, description = "OK", body = Page<OrganizationJson>), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[get("/api/v1/organizations")]
 async fn list_organizations(
     _client: ApiClient,
@@ -78,7 +87,8 @@ async fn list_organizations(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = AddMember)]
 #[serde(deny_unknown_fields)]
 struct AddUserBody {
     email: Option<String>,
@@ -89,6 +99,15 @@ struct AddUserBody {
 /// Adds a user (created if new) to an organization as an active member. `role` defaults to `member`.
 /// Answers 201 with the membership, 200 if the user was already an active member (idempotent), or
 /// 409 if they are a member with another role than the one asked for.
+#[utoipa::path(
+    post,
+    path = "/api/v1/organizations/{org_id}/users",
+    tag = "organizations",
+    params(("org_id" = String, Path)),
+    request_body = AddUserBody,
+    responses((status = 201, description = "Created", body = MembershipEvent), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 404, description = "Not found", body = crate::handlers::api::openapi::ErrorDoc), (status = 409, description = "Conflict", body = crate::handlers::api::openapi::ErrorDoc), (status = 422, description = "Invalid input", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[post("/api/v1/organizations/{org_id}/users")]
 async fn add_user(
     _client: ApiClient,
@@ -132,7 +151,8 @@ async fn add_user(
     Ok(HttpResponse::build(status).json(added.member))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = ChangeMemberRole)]
 #[serde(deny_unknown_fields)]
 struct UpdateUserBody {
     role: Option<String>,
@@ -141,6 +161,15 @@ struct UpdateUserBody {
 /// Changes a member's role: `{"role": "admin"}`. 200 with the membership as it now stands (also
 /// when it already had that role); 404 for a user who is not a member; 409 when it would leave the
 /// organization without an active admin; 422 for a missing or unknown role.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/organizations/{org_id}/users/{user_id}",
+    tag = "organizations",
+    params(("org_id" = String, Path), ("user_id" = String, Path)),
+    request_body = UpdateUserBody,
+    responses((status = 200, description = "OK", body = MembershipEvent), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 404, description = "Not found", body = crate::handlers::api::openapi::ErrorDoc), (status = 409, description = "Conflict", body = crate::handlers::api::openapi::ErrorDoc), (status = 422, description = "Invalid input", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[patch("/api/v1/organizations/{org_id}/users/{user_id}")]
 async fn update_user(
     _client: ApiClient,
@@ -161,6 +190,14 @@ async fn update_user(
 
 /// Removes a member from the organization: 204. 404 for a user who is not a member (so a retry
 /// after success answers 404); 409 for the last active admin.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/organizations/{org_id}/users/{user_id}",
+    tag = "organizations",
+    params(("org_id" = String, Path), ("user_id" = String, Path)),
+    responses((status = 204, description = "No content"), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 404, description = "Not found", body = crate::handlers::api::openapi::ErrorDoc), (status = 409, description = "Conflict", body = crate::handlers::api::openapi::ErrorDoc), (status = 422, description = "Invalid input", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[delete("/api/v1/organizations/{org_id}/users/{user_id}")]
 async fn remove_user(
     _client: ApiClient,
@@ -172,3 +209,8 @@ async fn remove_user(
     org.send(RemoveMember { user_id }).await??;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// The OpenAPI description of this module's routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list_organizations, add_user, update_user, remove_user))]
+pub struct Doc;

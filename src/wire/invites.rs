@@ -4,7 +4,7 @@ use crate::db::events::rfc3339;
 use crate::db::invites::{self, Invite};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct InviteJson {
     pub id: String,
     pub organization_id: String,
@@ -51,7 +51,7 @@ pub fn effective_status(i: &Invite, now: i64) -> &str {
 
 /// Payload of `user.organization_invitation`: the invite and what just happened to it
 /// (`created`, `resent`, `revoked`, `accepted`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct InvitationEvent {
     pub status: String,
     pub invitation: InviteJson,

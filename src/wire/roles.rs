@@ -5,7 +5,7 @@ use crate::db::roles::Role;
 use crate::domain::PermissionSet;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct RoleJson {
     pub name: String,
     pub display_name: String,
@@ -32,7 +32,7 @@ impl RoleJson {
 }
 
 /// The environment's branding as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct BrandingJson {
     pub name: String,
     pub logo_url: Option<String>,

@@ -19,6 +19,8 @@ on_both_backends!(
     organizations_are_created_found_by_external_id_updated_and_deleted,
     the_profile_changes_the_name_and_the_email_after_a_code,
     members_are_searched_and_paged,
+    branding_set_through_the_api_reaches_screens_and_mail,
+    the_openapi_document_is_served_from_the_code,
 );
 
 pub async fn api(app: &TestApp, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
@@ -1150,4 +1152,116 @@ async fn members_are_searched_and_paged(backend: Backend) {
         none.contains("No members match your search."),
         "a % is a character, not a wildcard"
     );
+}
+
+async fn branding_set_through_the_api_reaches_screens_and_mail(backend: Backend) {
+    let Some((app, sink)) = app_with_mail(backend).await else {
+        return;
+    };
+    for (body, field) in [
+        (json!({ "primary_color": "red" }), "primary_color"),
+        (json!({ "primary_color": "#12345g" }), "primary_color"),
+        (
+            json!({ "logo_url": "http://cdn.example/l.png" }),
+            "logo_url",
+        ),
+        (
+            json!({ "favicon_url": "javascript:alert(1)" }),
+            "favicon_url",
+        ),
+    ] {
+        let (s, err) = api(&app, "PATCH", "/api/v1/branding", Some(body)).await;
+        assert_eq!(
+            (s, err["error"]["field"].as_str()),
+            (422, Some(field)),
+            "{err}"
+        );
+    }
+    let (s, brand) = api(&app, "PATCH", "/api/v1/branding", Some(json!({
+        "name": "Acme ID", "primary_color": "#FFD60A", "logo_url": "https://cdn.example/logo.png", "favicon_url": "https://cdn.example/icon.png"
+    }))).await;
+    assert_eq!(s, 200, "{brand}");
+    assert_eq!(
+        (
+            brand["primary_color"].clone(),
+            brand["primary_text_color"].clone()
+        ),
+        (json!("#ffd60a"), json!("#000000"))
+    );
+    let browser = app.browser();
+    let login = browser
+        .get("/a/auth/login")
+        .await
+        .text()
+        .await
+        .expect("login");
+    assert!(
+        login.contains("https://cdn.example/logo.png")
+            && login.contains("https://cdn.example/icon.png")
+    );
+    assert!(login.contains("Acme ID"));
+    let css = browser
+        .get("/branding.css")
+        .await
+        .text()
+        .await
+        .expect("css");
+    assert!(
+        css.contains("--brand:#ffd60a") && css.contains("--brand-text:#000000"),
+        "{css}"
+    );
+    let widgets = app.browser();
+    widgets.sign_in_via_demo("admin@acme.test", PASSWORD).await;
+    let page = widgets
+        .get("/ui/organization/members")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("https://cdn.example/icon.png") && page.contains("/branding.css?v="));
+    // Mail carries the brand too.
+    let acme = app.org_id("Acme").await;
+    api(
+        &app,
+        "POST",
+        &format!("/api/v1/organizations/{acme}/invites"),
+        Some(json!({ "email": "brand@acme.test" })),
+    )
+    .await;
+    let mail = sink
+        .wait_for_message("brand@acme.test", Duration::from_secs(30))
+        .await;
+    assert!(
+        mail.subject.contains("Acme ID")
+            && mail.html.contains("#ffd60a")
+            && mail.html.contains("https://cdn.example/logo.png")
+    );
+    // Clearing a value.
+    let (_, brand) = api(
+        &app,
+        "PATCH",
+        "/api/v1/branding",
+        Some(json!({ "primary_color": null })),
+    )
+    .await;
+    assert_eq!(brand["primary_color"], Value::Null);
+}
+
+async fn the_openapi_document_is_served_from_the_code(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let res = app
+        .http()
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(res.status(), 200);
+    let doc: Value = res.json().await.expect("json");
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
+    let post = &doc["paths"]["/api/v1/organizations/{org_id}/invites"]["post"];
+    assert_eq!(post["tags"], json!(["invites"]));
+    assert!(post["responses"]["201"].is_object() && post["requestBody"].is_object());
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 }

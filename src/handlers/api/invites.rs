@@ -22,7 +22,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(revoke_invite);
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = CreateInvites)]
 #[serde(deny_unknown_fields)]
 struct CreateBody {
     email: Option<String>,
@@ -36,6 +37,15 @@ struct CreateBody {
 /// Invites `email` (or each of `emails`) with `role` (default `member`): 201 with the invites.
 /// Repeating it for an address with a pending invite answers that invite (no second mail). 409 for
 /// an address that is already a member or a batch past the seat limit.
+#[utoipa::path(
+    post,
+    path = "/api/v1/organizations/{org_id}/invites",
+    tag = "invites",
+    params(("org_id" = String, Path)),
+    request_body = CreateBody,
+    responses((status = 201, description = "Created", body = Page<InviteJson>), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 404, description = "Not found", body = crate::handlers::api::openapi::ErrorDoc), (status = 409, description = "Conflict", body = crate::handlers::api::openapi::ErrorDoc), (status = 422, description = "Invalid input", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[post("/api/v1/organizations/{org_id}/invites")]
 async fn create_invites(
     _client: ApiClient,
@@ -97,6 +107,14 @@ async fn invite_json(
 }
 
 /// The organization's invites of every status, oldest first, cursor-paginated.
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizations/{org_id}/invites",
+    tag = "invites",
+    params(("org_id" = String, Path)),
+    responses((status = 200, description = "OK", body = Page<InviteJson>), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 404, description = "Not found", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[get("/api/v1/organizations/{org_id}/invites")]
 async fn list_invites(
     _client: ApiClient,
@@ -118,6 +136,14 @@ async fn list_invites(
     Ok(HttpResponse::Ok().json(Page { data, next_cursor }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizations/{org_id}/invites/{invite_id}",
+    tag = "invites",
+    params(("org_id" = String, Path), ("invite_id" = String, Path)),
+    responses((status = 200, description = "OK", body = InviteJson), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 404, description = "Not found", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[get("/api/v1/organizations/{org_id}/invites/{invite_id}")]
 async fn get_invite(
     _client: ApiClient,
@@ -133,6 +159,14 @@ async fn get_invite(
 
 /// Mails a pending (or expired) invite again with a new link and seven more days; the old link
 /// stops working.
+#[utoipa::path(
+    post,
+    path = "/api/v1/organizations/{org_id}/invites/{invite_id}/resend",
+    tag = "invites",
+    params(("org_id" = String, Path), ("invite_id" = String, Path)),
+    responses((status = 200, description = "OK", body = InviteJson), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 404, description = "Not found", body = crate::handlers::api::openapi::ErrorDoc), (status = 409, description = "Conflict", body = crate::handlers::api::openapi::ErrorDoc), (status = 422, description = "Invalid input", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[post("/api/v1/organizations/{org_id}/invites/{invite_id}/resend")]
 async fn resend_invite(
     _client: ApiClient,
@@ -144,6 +178,14 @@ async fn resend_invite(
 }
 
 /// Revokes a pending invite: 200 with it (`status: revoked`); its link stops working.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/organizations/{org_id}/invites/{invite_id}",
+    tag = "invites",
+    params(("org_id" = String, Path), ("invite_id" = String, Path)),
+    responses((status = 200, description = "OK", body = InviteJson), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 404, description = "Not found", body = crate::handlers::api::openapi::ErrorDoc), (status = 409, description = "Conflict", body = crate::handlers::api::openapi::ErrorDoc), (status = 422, description = "Invalid input", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[delete("/api/v1/organizations/{org_id}/invites/{invite_id}")]
 async fn revoke_invite(
     _client: ApiClient,
@@ -153,3 +195,8 @@ async fn revoke_invite(
     let (org_id, invite_id) = path.into_inner();
     Ok(HttpResponse::Ok().json(invites::revoke(&state, &org_id, &invite_id).await?))
 }
+
+/// The OpenAPI description of this module's routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create_invites, list_invites, get_invite, resend_invite, revoke_invite))]
+pub struct Doc;

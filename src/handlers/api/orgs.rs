@@ -26,10 +26,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// An organization with its enabled features.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct OrganizationWithFeatures {
     #[serde(flatten)]
     pub organization: OrganizationJson,
+    #[schema(value_type = BTreeMap<String, bool>)]
     pub features: BTreeMap<&'static str, bool>,
 }
 
@@ -83,7 +84,8 @@ fn parse_external_id(v: &str) -> Result<String, ApiError> {
     Ok(v.to_string())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = CreateOrganization)]
 #[serde(deny_unknown_fields)]
 struct CreateBody {
     name: Option<String>,
@@ -94,6 +96,14 @@ struct CreateBody {
 }
 
 /// Creates an organization: 201. 409 when the external id is taken.
+#[utoipa::path(
+    post,
+    path = "/api/v1/organizations",
+    tag = "organizations",
+    request_body = CreateBody,
+    responses((status = 201, description = "Created", body = OrganizationWithFeatures), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 409, description = "Conflict", body = crate::handlers::api::openapi::ErrorDoc), (status = 422, description = "Invalid input", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[post("/api/v1/organizations")]
 async fn create_organization(
     _client: ApiClient,
@@ -136,6 +146,14 @@ async fn find_org(state: &AppState, key: &str) -> Result<db::orgs::Organization,
 }
 
 /// One organization with its features. `{org_id}` may be `external:<external id>`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizations/{org_id}",
+    tag = "organizations",
+    params(("org_id" = String, Path)),
+    responses((status = 200, description = "OK", body = OrganizationWithFeatures), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 404, description = "Not found", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[get("/api/v1/organizations/{org_id}")]
 async fn get_organization(
     _client: ApiClient,
@@ -146,7 +164,8 @@ async fn get_organization(
     Ok(HttpResponse::Ok().json(with_features(&state, &org).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = UpdateOrganization)]
 #[serde(deny_unknown_fields)]
 struct UpdateBody {
     name: Option<String>,
@@ -171,6 +190,15 @@ mod double_option {
 }
 
 /// Changes an organization's name, external id, logo, allowed email domains or seat limit.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/organizations/{org_id}",
+    tag = "organizations",
+    params(("org_id" = String, Path)),
+    request_body = UpdateBody,
+    responses((status = 200, description = "OK", body = OrganizationWithFeatures), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 404, description = "Not found", body = crate::handlers::api::openapi::ErrorDoc), (status = 409, description = "Conflict", body = crate::handlers::api::openapi::ErrorDoc), (status = 422, description = "Invalid input", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[patch("/api/v1/organizations/{org_id}")]
 async fn update_organization(
     _client: ApiClient,
@@ -213,6 +241,14 @@ async fn update_organization(
 }
 
 /// Deletes an organization with its memberships, invites and domains: 204.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/organizations/{org_id}",
+    tag = "organizations",
+    params(("org_id" = String, Path)),
+    responses((status = 204, description = "No content"), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 404, description = "Not found", body = crate::handlers::api::openapi::ErrorDoc), (status = 409, description = "Conflict", body = crate::handlers::api::openapi::ErrorDoc), (status = 422, description = "Invalid input", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[delete("/api/v1/organizations/{org_id}")]
 async fn delete_organization(
     _client: ApiClient,
@@ -226,6 +262,14 @@ async fn delete_organization(
 }
 
 /// The organization's features: `{"sso": false, "dir_sync": false, …}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizations/{org_id}/features",
+    tag = "organizations",
+    params(("org_id" = String, Path)),
+    responses((status = 200, description = "OK", body = BTreeMap<String, bool>), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 404, description = "Not found", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[get("/api/v1/organizations/{org_id}/features")]
 async fn get_features(
     _client: ApiClient,
@@ -239,6 +283,15 @@ async fn get_features(
 
 /// Switches features: `{"sso": true, "session_policy": false}`; features not named keep their
 /// state. Answers all features as they now stand.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/organizations/{org_id}/features",
+    tag = "organizations",
+    params(("org_id" = String, Path)),
+    request_body = BTreeMap<String, bool>,
+    responses((status = 200, description = "OK", body = BTreeMap<String, bool>), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 404, description = "Not found", body = crate::handlers::api::openapi::ErrorDoc), (status = 409, description = "Conflict", body = crate::handlers::api::openapi::ErrorDoc), (status = 422, description = "Invalid input", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[patch("/api/v1/organizations/{org_id}/features")]
 async fn set_features(
     _client: ApiClient,
@@ -262,6 +315,14 @@ struct MembersQuery {
 
 /// The organization's members (active and invited), oldest first, cursor-paginated; `q` searches
 /// names and addresses.
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizations/{org_id}/users",
+    tag = "organizations",
+    params(("org_id" = String, Path)),
+    responses((status = 200, description = "OK", body = Page<MembershipEvent>), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 404, description = "Not found", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[get("/api/v1/organizations/{org_id}/users")]
 async fn list_members(
     _client: ApiClient,
@@ -290,3 +351,16 @@ async fn list_members(
     }
     Ok(HttpResponse::Ok().json(Page { data, next_cursor }))
 }
+
+/// The OpenAPI description of this module's routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    create_organization,
+    get_organization,
+    update_organization,
+    delete_organization,
+    get_features,
+    set_features,
+    list_members
+))]
+pub struct Doc;

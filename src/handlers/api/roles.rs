@@ -7,6 +7,7 @@ use crate::handlers::errors::ApiError;
 use crate::manage::{self, BrandingUpdate, RoleUpdate};
 use crate::principal::ApiClient;
 use crate::state::AppState;
+use crate::wire::roles::{BrandingJson, RoleJson};
 use crate::wire::{Page, UserJson};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
@@ -25,6 +26,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// Every role with its permissions (one page: an environment has few roles).
+#[utoipa::path(
+    get,
+    path = "/api/v1/roles",
+    tag = "roles",
+    responses((status = 200, description = "OK", body = Page<RoleJson>), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[get("/api/v1/roles")]
 async fn list_roles(
     _client: ApiClient,
@@ -41,7 +49,8 @@ async fn list_roles(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = CreateRole)]
 #[serde(deny_unknown_fields)]
 struct CreateRoleBody {
     name: Option<String>,
@@ -69,6 +78,14 @@ fn description(v: &str) -> Result<String, ApiError> {
 }
 
 /// Creates a custom role with any of the 12 permissions: 201. 409 when the name is taken.
+#[utoipa::path(
+    post,
+    path = "/api/v1/roles",
+    tag = "roles",
+    request_body = CreateRoleBody,
+    responses((status = 201, description = "Created", body = RoleJson), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 409, description = "Conflict", body = crate::handlers::api::openapi::ErrorDoc), (status = 422, description = "Invalid input", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[post("/api/v1/roles")]
 async fn create_role(
     _client: ApiClient,
@@ -91,6 +108,14 @@ async fn create_role(
     Ok(HttpResponse::build(StatusCode::CREATED).json(role))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/roles/{name}",
+    tag = "roles",
+    params(("name" = String, Path)),
+    responses((status = 200, description = "OK", body = RoleJson), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 404, description = "Not found", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[get("/api/v1/roles/{name}")]
 async fn get_role(
     _client: ApiClient,
@@ -104,7 +129,8 @@ async fn get_role(
     Ok(HttpResponse::Ok().json(manage::role_json(conn, &role).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = UpdateRole)]
 #[serde(deny_unknown_fields)]
 struct UpdateRoleBody {
     display_name: Option<String>,
@@ -114,6 +140,15 @@ struct UpdateRoleBody {
 }
 
 /// Changes a role's display name, description or permissions (the admin role keeps all 12).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/roles/{name}",
+    tag = "roles",
+    params(("name" = String, Path)),
+    request_body = UpdateRoleBody,
+    responses((status = 200, description = "OK", body = RoleJson), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 404, description = "Not found", body = crate::handlers::api::openapi::ErrorDoc), (status = 409, description = "Conflict", body = crate::handlers::api::openapi::ErrorDoc), (status = 422, description = "Invalid input", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[patch("/api/v1/roles/{name}")]
 async fn update_role(
     _client: ApiClient,
@@ -135,6 +170,14 @@ async fn update_role(
 }
 
 /// Deletes a custom role nobody has: 204. 409 for built-in roles and roles in use.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/roles/{name}",
+    tag = "roles",
+    params(("name" = String, Path)),
+    responses((status = 204, description = "No content"), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 404, description = "Not found", body = crate::handlers::api::openapi::ErrorDoc), (status = 409, description = "Conflict", body = crate::handlers::api::openapi::ErrorDoc), (status = 422, description = "Invalid input", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[delete("/api/v1/roles/{name}")]
 async fn delete_role(
     _client: ApiClient,
@@ -145,6 +188,14 @@ async fn delete_role(
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{user_id}",
+    tag = "roles",
+    params(("user_id" = String, Path)),
+    responses((status = 200, description = "OK", body = UserJson), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 404, description = "Not found", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[get("/api/v1/users/{user_id}")]
 async fn get_user(
     _client: ApiClient,
@@ -157,13 +208,23 @@ async fn get_user(
     Ok(HttpResponse::Ok().json(UserJson::from(&user)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = UpdateUser)]
 #[serde(deny_unknown_fields)]
 struct UpdateUserBody {
     name: Option<String>,
 }
 
 /// Changes a user's name.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/users/{user_id}",
+    tag = "roles",
+    params(("user_id" = String, Path)),
+    request_body = UpdateUserBody,
+    responses((status = 200, description = "OK", body = UserJson), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 404, description = "Not found", body = crate::handlers::api::openapi::ErrorDoc), (status = 409, description = "Conflict", body = crate::handlers::api::openapi::ErrorDoc), (status = 422, description = "Invalid input", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[patch("/api/v1/users/{user_id}")]
 async fn update_user(
     _client: ApiClient,
@@ -177,6 +238,13 @@ async fn update_user(
     Ok(HttpResponse::Ok().json(UserJson::from(&user)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/branding",
+    tag = "roles",
+    responses((status = 200, description = "OK", body = BrandingJson), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[get("/api/v1/branding")]
 async fn get_branding(
     _client: ApiClient,
@@ -186,7 +254,8 @@ async fn get_branding(
     Ok(HttpResponse::Ok().json(manage::branding_json(&env)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = UpdateBranding)]
 #[serde(deny_unknown_fields)]
 struct BrandingBody {
     name: Option<String>,
@@ -216,6 +285,14 @@ fn image(
 
 /// Changes the environment's branding (shown on every hosted screen, widget and email):
 /// `name`, `logo_url`, `favicon_url` (https), `primary_color` (`#rrggbb`); `null` clears one.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/branding",
+    tag = "roles",
+    request_body = BrandingBody,
+    responses((status = 200, description = "OK", body = BrandingJson), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 409, description = "Conflict", body = crate::handlers::api::openapi::ErrorDoc), (status = 422, description = "Invalid input", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[patch("/api/v1/branding")]
 async fn update_branding(
     _client: ApiClient,
@@ -249,3 +326,18 @@ async fn update_branding(
     };
     Ok(HttpResponse::Ok().json(manage::update_branding(&state, change).await?))
 }
+
+/// The OpenAPI description of this module's routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    list_roles,
+    create_role,
+    get_role,
+    update_role,
+    delete_role,
+    get_user,
+    update_user,
+    get_branding,
+    update_branding
+))]
+pub struct Doc;
