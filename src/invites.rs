@@ -137,7 +137,7 @@ fn mailbox(err: actix::MailboxError) -> OrgError {
 /// Where an invite link stands, for the page that opens it.
 #[derive(Debug)]
 pub enum LinkState {
-    Usable(db::invites::Invite),
+    Usable(Box<db::invites::Invite>),
     Accepted,
     Revoked,
     Expired,
@@ -154,7 +154,7 @@ pub async fn look_up(state: &AppState, token: &str) -> anyhow::Result<LinkState>
         db::invites::ACCEPTED => LinkState::Accepted,
         db::invites::REVOKED => LinkState::Revoked,
         _ if invite.expires_at <= db::now_ms() => LinkState::Expired,
-        _ => LinkState::Usable(invite),
+        _ => LinkState::Usable(Box::new(invite)),
     })
 }
 

@@ -213,14 +213,6 @@ pub async fn update(
         .context("failed to update membership")
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn like_wildcards_are_escaped() {
-        assert_eq!(super::escape_like(r"50%_a\b"), r"50\%\_a\\b");
-    }
-}
-
 /// Active members of an organization (the seats in use).
 pub async fn count_active(db: &impl Conn, org_id: &str) -> anyhow::Result<u64> {
     use sea_orm::PaginatorTrait;
@@ -276,4 +268,12 @@ pub async fn set_status(db: &impl Conn, id: &str, status: &str) -> anyhow::Resul
         .exec(db)
         .await
         .context("failed to update membership")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn like_wildcards_are_escaped() {
+        assert_eq!(super::escape_like(r"50%_a\b"), r"50\%\_a\\b");
+    }
 }

@@ -117,20 +117,6 @@ pub fn split_name(name: &str) -> (Option<String>, Option<String>) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn splits_names_on_the_last_space() {
-        use super::split_name;
-        assert_eq!(
-            split_name("Ann Marie Lee"),
-            (Some("Ann Marie".into()), Some("Lee".into()))
-        );
-        assert_eq!(split_name("Cher"), (Some("Cher".into()), None));
-        assert_eq!(split_name("  "), (None, None));
-    }
-}
-
 /// The user with a stored (already lower-cased) address.
 pub async fn find_by_email_str(db: &impl Conn, email: &str) -> anyhow::Result<Option<User>> {
     user::Entity::find()
@@ -179,4 +165,18 @@ pub async fn update_email(
 /// receives codes). Invited addresses start without either.
 pub fn has_account(user: &User) -> bool {
     user.password_hash.is_some() || user.email_verified
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn splits_names_on_the_last_space() {
+        use super::split_name;
+        assert_eq!(
+            split_name("Ann Marie Lee"),
+            (Some("Ann Marie".into()), Some("Lee".into()))
+        );
+        assert_eq!(split_name("Cher"), (Some("Cher".into()), None));
+        assert_eq!(split_name("  "), (None, None));
+    }
 }

@@ -154,7 +154,7 @@ async fn invite_page(
     let LinkState::Usable(invite) = link else {
         return unusable(&req, &state, &link).await;
     };
-    let ctx = context(&state, invite).await?;
+    let ctx = context(&state, *invite).await?;
     let viewer = viewer(&req, &state).await?;
     render_invite(
         &req,
@@ -201,7 +201,7 @@ async fn accept_signed_in(
     let LinkState::Usable(invite) = link else {
         return unusable(&req, &state, &link).await;
     };
-    let ctx = context(&state, invite).await?;
+    let ctx = context(&state, *invite).await?;
     let viewer = viewer(&req, &state).await?;
     let again = |status, error: String| {
         let (req, state, token, ctx, viewer) = (&req, &state, &form.token, &ctx, viewer.as_ref());
@@ -243,7 +243,7 @@ async fn accept_new_account(
     let LinkState::Usable(invite) = link else {
         return unusable(&req, &state, &link).await;
     };
-    let ctx = context(&state, invite).await?;
+    let ctx = context(&state, *invite).await?;
     let again = |status,
                  name_error: Option<String>,
                  password_error: Option<String>,
