@@ -21,6 +21,7 @@ on_both_backends!(
     members_are_searched_and_paged,
     branding_set_through_the_api_reaches_screens_and_mail,
     the_openapi_document_is_served_from_the_code,
+    a_custom_domain_is_served_with_its_own_urls_and_unknown_hosts_are_refused,
 );
 
 pub async fn api(app: &TestApp, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
@@ -1264,4 +1265,54 @@ async fn the_openapi_document_is_served_from_the_code(backend: Backend) {
     assert_eq!(post["tags"], json!(["invites"]));
     assert!(post["responses"]["201"].is_object() && post["requestBody"].is_object());
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+}
+
+async fn a_custom_domain_is_served_with_its_own_urls_and_unknown_hosts_are_refused(
+    backend: Backend,
+) {
+    let Some(app) =
+        TestApp::spawn_with(backend, |s| s.custom_domains = vec!["id.acme.test".into()]).await
+    else {
+        return;
+    };
+    let discovery = |host: Option<&'static str>| {
+        let mut req = app.http().get(app.url("/.well-known/openid-configuration"));
+        if let Some(host) = host {
+            req = req.header("host", host);
+        }
+        req.send()
+    };
+    let own: Value = discovery(None)
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(own["issuer"], app.base.as_str());
+    let custom = discovery(Some("id.acme.test")).await.expect("GET");
+    assert_eq!(custom.status(), 200);
+    let custom: Value = custom.json().await.expect("json");
+    assert_eq!(custom["issuer"], "http://id.acme.test");
+    assert!(
+        custom["authorization_endpoint"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("http://id.acme.test/"))
+    );
+    let refused = discovery(Some("evil.example")).await.expect("GET");
+    assert_eq!(refused.status(), 421);
+    // The initiate-login redirect names the issuer of the host the browser used.
+    let res = app
+        .http()
+        .get(app.url("/ui/"))
+        .header("host", "id.acme.test")
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(res.status(), 303);
+    let to = crate::helpers::location(&res);
+    assert!(
+        to.contains("iss=http%3A%2F%2Fid.acme.test")
+            && to.contains("target_link_uri=http%3A%2F%2Fid.acme.test%2Fui%2F"),
+        "{to}"
+    );
 }
