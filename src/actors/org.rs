@@ -181,6 +181,30 @@ async fn add_member(
             created: false,
         });
     }
+    // Someone still invited who is added directly: the invite is fulfilled, the row turns active.
+    let was_invited = db::members::find(&tx, org_id, &user.id)
+        .await?
+        .is_some_and(|m| m.status == db::members::INVITED);
+    if was_invited
+        && let Some(invite) =
+            db::invites::find_pending_for_email(&tx, org_id, msg.email.as_str()).await?
+    {
+        let invite = db::invites::set_status(&tx, &invite.id, db::invites::ACCEPTED).await?;
+        new_events.push(NewEvent {
+            event_type: "user.organization_invitation",
+            organization_id: Some(org_id.into()),
+            user_id: Some(user.id.clone()),
+            data: serde_json::to_value(crate::wire::invites::InvitationEvent {
+                status: "accepted".into(),
+                invitation: crate::wire::invites::InviteJson::new(
+                    &invite,
+                    role_name,
+                    crate::db::now_ms(),
+                ),
+            })
+            .map_err(anyhow::Error::from)?,
+        });
+    }
     let membership =
         db::members::upsert(&tx, org_id, &user.id, &role.id, db::members::ACTIVE).await?;
     let row = db::members::row(&tx, &membership.id)
@@ -188,7 +212,11 @@ async fn add_member(
         .ok_or_else(|| anyhow::anyhow!("membership {} vanished", membership.id))?;
     let member = MembershipEvent::new(&row, db::roles::permissions_of(&tx, &role.id).await?);
     new_events.push(NewEvent {
-        event_type: "user.organization_membership_created",
+        event_type: if was_invited {
+            "user.organization_membership_updated"
+        } else {
+            "user.organization_membership_created"
+        },
         organization_id: Some(org_id.into()),
         user_id: Some(user.id.clone()),
         data: serde_json::to_value(&member).map_err(anyhow::Error::from)?,

@@ -17,6 +17,7 @@ on_both_backends!(
     the_seat_limit_holds_on_invite_and_on_accept,
     the_last_admin_can_be_neither_demoted_nor_removed_in_the_widget,
     invite_mail_is_kept_and_retried_with_backoff_while_smtp_is_down,
+    an_invited_address_added_through_the_api_fulfils_its_invite,
 );
 
 const MAIL_WAIT: Duration = Duration::from_secs(30);
@@ -730,4 +731,49 @@ async fn invite_mail_is_kept_and_retried_with_backoff_while_smtp_is_down(backend
         "the wait grows"
     );
     assert!(row.send_attempts >= 2);
+}
+
+async fn an_invited_address_added_through_the_api_fulfils_its_invite(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let acme = app.org_id("Acme").await;
+    let (_, created) = api(
+        &app,
+        "POST",
+        &format!("/api/v1/organizations/{acme}/invites"),
+        Some(json!({ "email": "direct@acme.test" })),
+    )
+    .await;
+    let id = created["data"][0]["id"].as_str().expect("id").to_string();
+    let res = app
+        .add_member(&acme, json!({ "email": "direct@acme.test" }))
+        .await;
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["membership"]["status"], "active");
+    let (_, invite) = api(
+        &app,
+        "GET",
+        &format!("/api/v1/organizations/{acme}/invites/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(invite["status"], "accepted");
+    let events = portal::db::events::after(app.conn(), 0, 1000)
+        .await
+        .expect("events");
+    let last: Vec<&str> = events
+        .iter()
+        .rev()
+        .take(2)
+        .map(|e| e.event_type.as_str())
+        .collect();
+    assert_eq!(
+        last,
+        vec![
+            "user.organization_membership_updated",
+            "user.organization_invitation"
+        ]
+    );
 }
