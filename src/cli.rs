@@ -141,7 +141,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Bench {
             target: BenchTarget::LiveClients(args),
-        } => tokio::runtime::Builder::new_current_thread()
+        } => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
             .enable_all()
             .build()?
             .block_on(crate::bench::live::run_clients(args)),
