@@ -11,6 +11,7 @@
 //! | `demo_password`   | `PORTAL_DEMO_PASSWORD`                       | generated, printed at start  |
 //! | `demo_client_secret` | `PORTAL_DEMO_CLIENT_SECRET`               | generated, printed at start  |
 //! | `demo_backchannel_logout_uri` | `PORTAL_DEMO_BACKCHANNEL_LOGOUT_URI` | none             |
+//! | `demo_features`   | `PORTAL_DEMO_FEATURES` (comma-separated)     | `domain_verification,session_policy` |
 //! | `sessions.reap_interval_ms` | `PORTAL_SESSION_REAP_INTERVAL_MS`  | `30000`                      |
 //! | `log`             | `PORTAL_LOG`                                 | `info,sqlx=warn`             |
 //! | `smtp_url`        | `PORTAL_SMTP_URL`                            | none: mail is written as `.eml` under `<data_dir>/mail/` |
@@ -51,6 +52,9 @@ pub struct Settings {
     pub demo_client_secret: Option<String>,
     /// The demo client's back-channel logout URI (`PORTAL_DEMO_BACKCHANNEL_LOGOUT_URI`).
     pub demo_backchannel_logout_uri: Option<String>,
+    /// Features the demo organizations start with (`PORTAL_DEMO_FEATURES`; set when they are
+    /// created, later changes through the API are kept).
+    pub demo_features: Vec<String>,
     /// Log filter in `tracing` syntax.
     pub log: String,
     /// HTTP worker threads; 0 means one per core.
@@ -171,6 +175,7 @@ impl Default for Settings {
             demo_password: None,
             demo_client_secret: None,
             demo_backchannel_logout_uri: None,
+            demo_features: vec!["domain_verification".into(), "session_policy".into()],
             log: "info,sqlx=warn".into(),
             workers: 0,
             smtp_url: None,
@@ -261,6 +266,15 @@ impl Settings {
         if let Some(v) = set("PORTAL_MAIL_FROM") {
             self.mail_from = v;
         }
+        // Empty means none, unlike the other settings.
+        if let Some(v) = lookup("PORTAL_DEMO_FEATURES") {
+            self.demo_features = v
+                .split(',')
+                .map(str::trim)
+                .filter(|f| !f.is_empty())
+                .map(str::to_string)
+                .collect();
+        }
         if let Some(v) = set("PORTAL_CUSTOM_DOMAINS") {
             self.custom_domains = v
                 .split(',')
@@ -306,6 +320,13 @@ impl Settings {
 
     pub fn validate(&self) -> anyhow::Result<()> {
         self.listen_addr()?;
+        for feature in &self.demo_features {
+            crate::domain::Feature::parse(feature).map_err(|_| {
+                anyhow::anyhow!(
+                    "PORTAL_DEMO_FEATURES {feature:?} is not a feature (sso, dir_sync, domain_verification, session_policy)"
+                )
+            })?;
+        }
         for host in &self.custom_domains {
             let parsed = crate::domain::DomainName::parse(host)
                 .map_err(|e| anyhow::anyhow!("PORTAL_CUSTOM_DOMAINS {host:?}: {e}"))?;
@@ -443,6 +464,22 @@ mod tests {
         let mut s = Settings::default();
         s.apply_env(env(&[("DATABASE_URL", "postgres://a/b")]));
         assert_eq!(s.database_url.as_deref(), Some("postgres://a/b"));
+    }
+
+    #[test]
+    fn demo_features_default_to_the_widgets_that_need_no_provider_and_are_checked() {
+        let s = Settings::default();
+        assert_eq!(s.demo_features, ["domain_verification", "session_policy"]);
+        let mut s = Settings::default();
+        s.apply_env(env(&[("PORTAL_DEMO_FEATURES", "")]));
+        assert!(s.demo_features.is_empty(), "empty means none");
+        let mut s = Settings::default();
+        s.apply_env(env(&[("PORTAL_DEMO_FEATURES", "sso, dir_sync")]));
+        assert_eq!(s.demo_features, ["sso", "dir_sync"]);
+        s.validate().unwrap();
+        s.apply_env(env(&[("PORTAL_DEMO_FEATURES", "teleport")]));
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("teleport"), "{err}");
     }
 
     #[test]

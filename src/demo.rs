@@ -82,9 +82,10 @@ pub async fn seed(
                     },
                 )
                 .await?;
-                // The demo shows the widgets that work without an identity provider of the
-                // integrator's; features set later through the API are kept on the next start.
-                for feature in [Feature::DomainVerification, Feature::SessionPolicy] {
+                // Features set later through the API are kept on the next start.
+                for feature in &settings.demo_features {
+                    let feature = Feature::parse(feature)
+                        .map_err(|_| anyhow::anyhow!("unknown demo feature {feature:?}"))?;
                     db::orgs::set_feature(conn, &org.id, feature, true).await?;
                 }
                 org

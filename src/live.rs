@@ -270,6 +270,9 @@ pub fn frames_for(event: &Event) -> Vec<Frame> {
             sessions::frames(event).into_iter().collect()
         }
         "organization.updated" => settings_replaced(event).into_iter().collect(),
+        "organization.session_policy_updated" => {
+            session_policy_replaced(event).into_iter().collect()
+        }
         _ => Vec::new(),
     }
 }
@@ -326,6 +329,48 @@ fn settings_replaced(event: &Event) -> Option<Frame> {
         user_id: None,
         widget: Some(Widget::Settings),
         needs: Some(Permission::OrgSettingsRead),
+        relevant: PermissionSet::default(),
+        render: Arc::new(move |_| json.clone()),
+    })
+}
+
+/// The policy table of the session policy widget, for everyone who may read the policy.
+fn session_policy_replaced(event: &Event) -> Option<Frame> {
+    use crate::domain::{OrgSessionPolicy, SessionPolicy};
+    let policy: crate::wire::sessions::SessionPolicyJson =
+        serde_json::from_value(event.data.get("session_policy")?.clone()).ok()?;
+    let applied = |p: &crate::wire::sessions::PolicyJson| SessionPolicy {
+        absolute_minutes: p.absolute_timeout_minutes,
+        idle_minutes: p
+            .idle_timeout_enabled
+            .then_some(p.idle_timeout_minutes)
+            .flatten(),
+    };
+    let own = OrgSessionPolicy {
+        absolute_minutes: policy.org_override.absolute_timeout_minutes,
+        idle_enabled: policy.org_override.idle_timeout_enabled,
+        idle_minutes: policy.org_override.idle_timeout_minutes,
+    };
+    let html = views::session_policy::policy_table(
+        &applied(&policy.app_default),
+        &own,
+        &applied(&policy.effective),
+    )
+    .into_string();
+    let json = to_json(&Wire {
+        seq: event.seq,
+        event_type: &event.event_type,
+        op: "replace",
+        list: None,
+        target: Some(views::session_policy::POLICY_TABLE_ID.into()),
+        html: Some(html),
+    });
+    Some(Frame {
+        seq: event.seq,
+        org_id: Some(policy.organization_id),
+        user_id: None,
+        widget: Some(Widget::SessionPolicy),
+        needs: Some(Permission::OrgSessionPolicyRead),
         relevant: PermissionSet::default(),
         render: Arc::new(move |_| json.clone()),
     })

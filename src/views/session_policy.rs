@@ -75,20 +75,40 @@ pub struct PolicyPage<'a> {
     pub notice: Option<(&'a str, String)>,
 }
 
-pub fn page(v: &PolicyPage<'_>) -> Markup {
-    let (app_abs, app_idle) = describe(v.app);
-    let (eff_abs, eff_idle) = describe(v.effective);
-    let own_abs = v
-        .own
+/// The element the live layer replaces when the policy changes.
+pub const POLICY_TABLE_ID: &str = "session-policy-table";
+
+/// The application default, the organization's override and the policy in effect.
+pub fn policy_table(
+    app: &SessionPolicy,
+    own: &OrgSessionPolicy,
+    effective: &SessionPolicy,
+) -> Markup {
+    let (app_abs, app_idle) = describe(app);
+    let (eff_abs, eff_idle) = describe(effective);
+    let own_abs = own
         .absolute_minutes
         .map(minutes_in_words)
         .unwrap_or_else(|| "as the application default".into());
-    let own_idle = match (v.own.idle_enabled, v.own.idle_minutes) {
+    let own_idle = match (own.idle_enabled, own.idle_minutes) {
         (None, _) => "as the application default".to_string(),
         (Some(false), _) => "off (the application default still applies)".to_string(),
         (Some(true), Some(m)) => format!("after {} without activity", minutes_in_words(m)),
         (Some(true), None) => "on, with the application's duration".to_string(),
     };
+    html! {
+        table.policy id=(POLICY_TABLE_ID) {
+            thead { tr { th { "" } th { "Absolute timeout" } th { "Idle timeout" } } }
+            tbody {
+                tr data-policy="app" { th scope="row" { "Application default" } td { (app_abs) } td { (app_idle) } }
+                tr data-policy="override" { th scope="row" { "Your organization" } td { (own_abs) } td { (own_idle) } }
+                tr data-policy="effective" { th scope="row" { strong { "In effect" } } td { strong { (eff_abs) } } td { strong { (eff_idle) } } }
+            }
+        }
+    }
+}
+
+pub fn page(v: &PolicyPage<'_>) -> Markup {
     let abs_error = v.form.error("absolute_timeout_minutes");
     let idle_error = v.form.error("idle_timeout_minutes");
     html! {
@@ -100,14 +120,7 @@ pub fn page(v: &PolicyPage<'_>) -> Markup {
         @if let Some((kind, text)) = &v.notice {
             div class=(format!("alert {kind}")) role=(if *kind == "error" { "alert" } else { "status" }) { (text) }
         }
-        table.policy {
-            thead { tr { th { "" } th { "Absolute timeout" } th { "Idle timeout" } } }
-            tbody {
-                tr data-policy="app" { th scope="row" { "Application default" } td { (app_abs) } td { (app_idle) } }
-                tr data-policy="override" { th scope="row" { "Your organization" } td { (own_abs) } td { (own_idle) } }
-                tr data-policy="effective" { th scope="row" { strong { "In effect" } } td { strong { (eff_abs) } } td { strong { (eff_idle) } } }
-            }
-        }
+        (policy_table(v.app, v.own, v.effective))
         p.muted {
             "A stricter policy also applies to sessions already signed in: their remaining time is shortened at once "
             "(counted from when they signed in and when they were last active), and sessions past the new limit are signed out. "

@@ -187,6 +187,8 @@ impl TestApp {
             demo: true,
             demo_password: Some(PASSWORD.into()),
             demo_client_secret: Some(CLIENT_SECRET.into()),
+            // Tests turn features on where they need them.
+            demo_features: Vec::new(),
             workers: 1,
             ..Settings::default()
         };

@@ -29,6 +29,7 @@ on_both_backends!(
     sessions_api_lists_and_revokes,
     sign_in_and_sign_out_publish_session_events,
     session_policy_widget_saves_and_reports_field_errors,
+    a_policy_change_reaches_open_session_policy_pages_of_its_organization_only,
 );
 
 pub const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
@@ -783,4 +784,68 @@ async fn session_policy_widget_saves_and_reports_field_errors(backend: Backend) 
     .unwrap();
     assert_eq!(body["effective"]["absolute_timeout_minutes"], 480);
     assert_eq!(body["effective"]["idle_timeout_minutes"], 30);
+}
+
+async fn a_policy_change_reaches_open_session_policy_pages_of_its_organization_only(
+    backend: Backend,
+) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let acme = app.org_id("Acme").await;
+    let globex = app.org_id("Globex").await;
+    for org in [&acme, &globex] {
+        db::orgs::set_feature(app.conn(), org, Feature::SessionPolicy, true)
+            .await
+            .unwrap();
+    }
+    let acme_admin = app.browser();
+    sign_in(&app, &acme_admin, "admin@acme.test").await;
+    let globex_admin = app.browser();
+    sign_in(&app, &globex_admin, "admin@globex.test").await;
+    let after = seq(&app).await;
+    let mut acme_page = acme_admin.open_socket("session-policy", after).await;
+    let mut globex_page = globex_admin.open_socket("session-policy", after).await;
+
+    let res = api(
+        &app,
+        reqwest::Method::PUT,
+        &format!("/api/v1/organizations/{acme}/session-policy"),
+        Some(json!({"absolute_timeout_minutes": 480})),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let frame = acme_page.next_frame().await;
+    assert_eq!(
+        frame["type"], "organization.session_policy_updated",
+        "{frame}"
+    );
+    assert_eq!(frame["op"], "replace");
+    assert_eq!(frame["target"], "session-policy-table");
+    let html = frame["html"].as_str().unwrap();
+    assert!(
+        html.contains("8 hours"),
+        "the new lifetime is shown: {html}"
+    );
+    assert!(html.contains("In effect"), "{html}");
+
+    // Globex's page hears of Globex's change first: Acme's never reached it.
+    let res = api(
+        &app,
+        reqwest::Method::PUT,
+        &format!("/api/v1/organizations/{globex}/session-policy"),
+        Some(json!({"absolute_timeout_minutes": 120})),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let frame = globex_page.next_frame().await;
+    assert_eq!(
+        frame["type"], "organization.session_policy_updated",
+        "{frame}"
+    );
+    let html = frame["html"].as_str().unwrap();
+    assert!(
+        html.contains("2 hours") && !html.contains("8 hours"),
+        "{html}"
+    );
 }
