@@ -55,6 +55,19 @@ struct EventsPage {
 
 /// Events after `after_seq` (default 0), oldest first, at most `limit` (1–1000, default 100) looked
 /// at per page. 410 when `after_seq` is older than what retention kept.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    tag = "events",
+    params(
+        ("after_seq" = Option<i64>, Query, description = "Events after this sequence (default 0)"),
+        ("limit" = Option<u64>, Query, description = "1–1000, default 100"),
+        ("organization_id" = Option<String>, Query, description = "Only this organization's events"),
+        ("types" = Option<String>, Query, description = "Comma-separated types: exact, `prefix.*` or `*`")
+    ),
+    responses((status = 200, description = "`{data, next_after_seq, has_more}`, oldest first"), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 410, description = "`after_seq` is older than what retention kept", body = crate::handlers::api::openapi::ErrorDoc), (status = 422, description = "Invalid input", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[get("/api/v1/events")]
 async fn list(
     _client: ApiClient,
@@ -94,6 +107,19 @@ async fn list(
 }
 
 /// A WebSocket of events after `after_seq` (default: from now on), then live.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events/stream",
+    tag = "events",
+    description = "WebSocket upgrade: one JSON frame per event `{id, seq, type, organization_id, user_id, occurred_at, data}`, resumable with `after_seq`.",
+    params(
+        ("after_seq" = Option<i64>, Query, description = "Replay events after this sequence first"),
+        ("organization_id" = Option<String>, Query, description = "Only this organization's events"),
+        ("types" = Option<String>, Query, description = "Comma-separated types: exact, `prefix.*` or `*`")
+    ),
+    responses((status = 101, description = "Switching to the WebSocket protocol"), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 422, description = "Invalid input", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[get("/api/v1/events/stream")]
 async fn stream(
     _client: ApiClient,
@@ -118,3 +144,8 @@ async fn stream(
         payload,
     )
 }
+
+/// The OpenAPI description of this module's routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, stream))]
+pub struct Doc;

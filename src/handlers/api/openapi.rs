@@ -26,7 +26,7 @@ pub struct ErrorDetailDoc {
 #[derive(OpenApi)]
 #[openapi(info(
     title = "Portal management API",
-    description = "Organizations, members, invites, roles, features, branding, domains and webhooks. \
+    description = "Organizations, members, invites, roles, features, branding, domains, webhooks, events, sessions and clients. \
 Authenticate with `Authorization: Bearer <access token from the client_credentials grant>`. \
 Lists are cursor-paginated: pass `next_cursor` as `after`."
 ))]
@@ -40,6 +40,8 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(super::invites::Doc::openapi());
     doc.merge(super::roles::Doc::openapi());
     doc.merge(super::domains::Doc::openapi());
+    doc.merge(super::events::Doc::openapi());
+    doc.merge(super::sessions::Doc::openapi());
     doc.merge(crate::handlers::webhooks::Doc::openapi());
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
@@ -78,6 +80,12 @@ mod tests {
             "/api/v1/organizations/{org_id}/users/{user_id}",
             "/api/v1/organizations/{org_id}/invites/{invite_id}/resend",
             "/api/v1/roles/{name}",
+            "/api/v1/events",
+            "/api/v1/events/stream",
+            "/api/v1/organizations/{org_id}/session-policy",
+            "/api/v1/users/{user_id}/sessions",
+            "/api/v1/sessions/{session_id}/revoke",
+            "/api/v1/clients/{client_id}",
             "/api/v1/users/{user_id}",
             "/api/v1/branding",
             "/api/v1/organizations/{org_id}/domains",

@@ -24,6 +24,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The application default, the organization's override and the effective policy.
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizations/{org_id}/session-policy",
+    tag = "sessions",
+    params(("org_id" = String, Path)),
+    responses((status = 200, description = "`{organization_id, app_default, override, effective}`"), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 404, description = "Not found", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[get("/api/v1/organizations/{org_id}/session-policy")]
 async fn get_policy(
     _client: ApiClient,
@@ -39,7 +47,8 @@ async fn get_policy(
     Ok(HttpResponse::Ok().json(SessionPolicyJson::new(&org.id, &app, &own)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = SessionPolicyOverride)]
 #[serde(deny_unknown_fields)]
 struct PolicyBody {
     absolute_timeout_minutes: Option<i64>,
@@ -49,6 +58,15 @@ struct PolicyBody {
 
 /// Replaces the organization's override (`null` or absent fields follow the application default).
 /// A stricter policy shortens the organization's running sessions. 422 names the refused field.
+#[utoipa::path(
+    put,
+    path = "/api/v1/organizations/{org_id}/session-policy",
+    tag = "sessions",
+    params(("org_id" = String, Path)),
+    request_body = PolicyBody,
+    responses((status = 200, description = "The policy, with `sessions_shortened` and `sessions_ended`"), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 404, description = "Not found", body = crate::handlers::api::openapi::ErrorDoc), (status = 422, description = "Invalid input, with the field", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[put("/api/v1/organizations/{org_id}/session-policy")]
 async fn put_policy(
     _client: ApiClient,
@@ -84,6 +102,14 @@ async fn put_policy(
 }
 
 /// A user's live sessions, most recently active first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{user_id}/sessions",
+    tag = "sessions",
+    params(("user_id" = String, Path)),
+    responses((status = 200, description = "`{data: [session]}`"), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 404, description = "Not found", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[get("/api/v1/users/{user_id}/sessions")]
 async fn list_sessions(
     _client: ApiClient,
@@ -102,6 +128,14 @@ async fn list_sessions(
 
 /// Ends a session: its refresh tokens are revoked, its pages signed out, back-channel logout sent
 /// and `user.logout` published. Revoking an ended session answers 200 with it, unchanged.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions/{session_id}/revoke",
+    tag = "sessions",
+    params(("session_id" = String, Path)),
+    responses((status = 200, description = "The ended session"), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 404, description = "Not found", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[post("/api/v1/sessions/{session_id}/revoke")]
 async fn revoke_session(
     _client: ApiClient,
@@ -119,11 +153,13 @@ async fn revoke_session(
     Ok(HttpResponse::Ok().json(SessionJson::from(&session)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = ClientPatch)]
 #[serde(deny_unknown_fields)]
 struct ClientPatch {
     /// `null` clears it; absent leaves it.
     #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
     backchannel_logout_uri: Option<Option<String>>,
 }
 
@@ -140,6 +176,15 @@ mod double_option {
 
 /// Changes a client's registration. So far: `backchannel_logout_uri` (https, or http for hosts in
 /// `PORTAL_WEBHOOK_ALLOW_HOSTS`; the webhook SSRF rule applies).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/clients/{client_id}",
+    tag = "clients",
+    params(("client_id" = String, Path)),
+    request_body = ClientPatch,
+    responses((status = 200, description = "The client's registration"), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 404, description = "Not found", body = crate::handlers::api::openapi::ErrorDoc), (status = 422, description = "Invalid input, with the field", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[patch("/api/v1/clients/{client_id}")]
 async fn patch_client(
     _client: ApiClient,
@@ -181,3 +226,8 @@ async fn patch_client(
         "backchannel_logout_session_required": true,
     })))
 }
+
+/// The OpenAPI description of this module's routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(get_policy, put_policy, list_sessions, revoke_session, patch_client))]
+pub struct Doc;
