@@ -9,6 +9,7 @@
 //! and every server path they touch is covered on both backends by the HTTP-level tests. At most
 //! [`BROWSER_SLOTS`] browsers run at once in the whole test process, since CI has two cores.
 
+mod live;
 mod navigation;
 
 use crate::helpers::{PASSWORD, TestApp, skip_or_fail};
