@@ -9,6 +9,7 @@
 //! and every server path they touch is covered on both backends by the HTTP-level tests. At most
 //! [`BROWSER_SLOTS`] browsers run at once in the whole test process, since CI has two cores.
 
+mod keyboard;
 mod live;
 mod navigation;
 
@@ -479,7 +480,7 @@ impl Browser {
         const FIND: &str = r#"
             const [want, selector] = arguments;
             for (const b of document.querySelectorAll(selector)) {
-                const label = (b.innerText || b.value || "").trim();
+                const label = (b.innerText || b.value || "").replace(/\s+/g, " ").trim();
                 if (label === want && b.getClientRects().length > 0) return b;
             }
             return null;"#;
@@ -549,15 +550,18 @@ impl Browser {
                const label = e.labels && e.labels.length ? e.labels[0].innerText.trim() : null;
                return { tag: e.tagName.toLowerCase(), id: e.id || null, name: e.getAttribute("name"),
                         type: e.getAttribute("type"), label: label,
-                        text: (e.innerText || e.value || "").trim() };"#,
+                        text: (e.innerText || e.value || "").replace(/\s+/g, " ").trim() };"#,
             vec![],
         )
         .await
     }
 
-    /// Presses Tab until the focused element matches `matches` (at most `limit` presses), so a
-    /// test reaches a control the way a keyboard user does.
+    /// Presses Tab until the focused element matches `matches` (at most `limit` presses; none if
+    /// it already has focus), so a test reaches a control the way a keyboard user does.
     pub async fn tab_to(&self, what: &str, limit: usize, matches: impl Fn(&Value) -> bool) {
+        if matches(&self.focused().await) {
+            return;
+        }
         for _ in 0..limit {
             self.press(&[Key::Tab]).await;
             if matches(&self.focused().await) {
