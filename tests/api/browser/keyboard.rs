@@ -24,11 +24,11 @@ async fn assert_labelled(browser: &Browser, screen: &str) {
         .script(
             r#"const bad = [];
                const named = (e) => {
-                 if (e.labels && [...e.labels].some(l => l.innerText.trim() !== "")) return true;
+                 if (e.labels && [...e.labels].some(l => l.textContent.trim() !== "")) return true;
                  if ((e.getAttribute("aria-label") || "").trim() !== "") return true;
                  const by = e.getAttribute("aria-labelledby");
                  return !!by && by.split(/\s+/).some(id => {
-                   const t = document.getElementById(id); return t && t.innerText.trim() !== "";
+                   const t = document.getElementById(id); return t && t.textContent.trim() !== "";
                  });
                };
                for (const e of document.querySelectorAll("input, select, textarea")) {
@@ -36,7 +36,7 @@ async fn assert_labelled(browser: &Browser, screen: &str) {
                  if (!named(e)) bad.push(e.outerHTML);
                }
                for (const b of document.querySelectorAll("button, input[type=submit]")) {
-                 if ((b.innerText || b.value || b.getAttribute("aria-label") || "").trim() === "")
+                 if ((b.textContent || b.value || b.getAttribute("aria-label") || "").trim() === "")
                    bad.push(b.outerHTML);
                }
                return bad;"#,

@@ -36,10 +36,25 @@ pub async fn second_admin(app: &TestApp, org_id: &str, email: &str, name: &str) 
 
 /// Opens `path` and waits until its live socket is connected, then marks the document so the test
 /// can tell later that it was never reloaded.
-async fn watch(browser: &Browser, path: &str) {
+pub async fn watch(browser: &Browser, path: &str) {
     browser.goto(path).await;
     browser.wait_live().await;
     browser.mark_page().await;
+}
+
+/// The text of the members table's row for `email` (empty when there is none).
+pub async fn member_row_text(browser: &Browser, email: &str) -> String {
+    browser
+        .script(
+            r#"for (const tr of document.querySelectorAll("[data-live-list=members] tr"))
+                 if (tr.innerText.includes(arguments[0])) return tr.innerText;
+               return "";"#,
+            vec![json!(email)],
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// The number of rows in the members table.
@@ -87,15 +102,7 @@ async fn a_member_added_through_the_api_appears_on_both_admins_pages_without_rel
         admin.wait_text("newcomer@acme.test").await;
         assert!(admin.page_is_marked().await, "the page was not reloaded");
         assert_eq!(member_rows(admin).await, before + 1, "one row more");
-        let row = admin
-            .script(
-                r#"for (const tr of document.querySelectorAll("[data-live-list=members] tr"))
-                     if (tr.innerText.includes("newcomer@acme.test")) return tr.innerText;
-                   return null;"#,
-                vec![],
-            )
-            .await;
-        let row = row.as_str().expect("the new row");
+        let row = member_row_text(admin, "newcomer@acme.test").await;
         assert!(
             row.contains("Nora Newcomer") && row.contains("Member") && row.contains("Active"),
             "{row}"

@@ -211,6 +211,8 @@ impl Scenario {
             json!({ "binary": self.chromium, "args": args }),
         );
         caps.insert("unhandledPromptBehavior".into(), json!("dismiss"));
+        // Test peers serve https from loopback with self-signed certificates (the branding logo).
+        caps.insert("acceptInsecureCerts".into(), json!(true));
         let client = tokio::time::timeout(
             BROWSER_DEADLINE,
             ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
@@ -511,6 +513,15 @@ impl Browser {
             .click()
             .await
             .unwrap_or_else(|e| panic!("[{}] click link {text:?}: {e}", self.context));
+    }
+
+    /// Clicks the element matching `selector` whose text is `text` (a `<summary>`, say).
+    pub async fn click_text(&self, selector: &str, text: &str) {
+        self.clickable(text, selector)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("[{}] click {selector} {text:?}: {e}", self.context));
     }
 
     /// Presses keys on the keyboard (WebDriver key actions: down and up for each).
