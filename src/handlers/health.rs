@@ -1,10 +1,19 @@
-//! `/healthz`: 200 once the server is up, which is after migrations have run.
+//! `/healthz`: 200 once the server is up, which is after migrations have run; `/` sends a person
+//! to the widgets (which send them to sign in first).
 
 use crate::state::AppState;
 use actix_web::{HttpResponse, get, web};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(healthz);
+    cfg.service(healthz).service(root);
+}
+
+/// No permission needed: the widgets decide what to show.
+#[get("/")]
+async fn root() -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((actix_web::http::header::LOCATION, "/ui/"))
+        .finish()
 }
 
 /// No permission needed. Checks that the database answers.

@@ -22,8 +22,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, demo: bool) {
     cfg.app_data(web::FormConfig::default().error_handler(|err, _| {
         PageError::BadRequest(format!("The form could not be read: {err}")).into()
     }))
-    .app_data(web::QueryConfig::default().error_handler(|err, _| {
-        PageError::BadRequest(format!("The address has a malformed query: {err}")).into()
+    .app_data(web::QueryConfig::default().error_handler(|err, req| {
+        let message = format!("The address has a malformed query: {err}");
+        if is_api(req) {
+            ApiError::invalid(message).into()
+        } else {
+            PageError::BadRequest(message).into()
+        }
     }))
     .app_data(
         web::JsonConfig::default()
@@ -39,7 +44,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, demo: bool) {
                 ApiError::invalid(message).into()
             }),
     )
-    .app_data(web::PathConfig::default().error_handler(|_, _| PageError::NotFound.into()))
+    .app_data(web::PathConfig::default().error_handler(|_, req| {
+        if is_api(req) {
+            ApiError::NotFound("resource").into()
+        } else {
+            PageError::NotFound.into()
+        }
+    }))
     .configure(health::configure)
     .configure(oauth::configure)
     .configure(auth::configure)
@@ -50,6 +61,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, demo: bool) {
     if demo {
         cfg.configure(demo::configure);
     }
+}
+
+/// Whether a request is for the JSON management API, whose errors are JSON too.
+fn is_api(req: &actix_web::HttpRequest) -> bool {
+    req.path().starts_with("/api/")
 }
 
 /// The environment's branding, for page headers.

@@ -24,6 +24,7 @@ on_both_backends!(
     member_api_rejects_bad_input_with_clear_json_errors,
     widget_socket_refuses_foreign_origins_and_missing_sessions,
     health_check_answers_once_migrations_ran,
+    api_errors_from_the_address_are_json_and_the_root_leads_to_the_widgets,
 );
 
 async fn migrations_go_up_down_and_up_again(backend: Backend) {
@@ -718,6 +719,35 @@ async fn health_check_answers_once_migrations_ran(backend: Backend) {
         .execute_unprepared("SELECT 1")
         .await
         .expect("db up");
+}
+
+async fn api_errors_from_the_address_are_json_and_the_root_leads_to_the_widgets(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let token = app.api_token().await;
+    let res = app
+        .http()
+        .get(app.url("/api/v1/organizations?limit=abc"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(res.status(), 422);
+    let err: Value = res
+        .json()
+        .await
+        .expect("a JSON error for a malformed query");
+    assert_eq!(err["error"]["code"], "invalid_request", "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("query")),
+        "{err}"
+    );
+    let res = app.http().get(app.url("/")).send().await.expect("root");
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), "/ui/");
 }
 
 /// Verifies an ID token with PyJWT (a library we did not write) against the published JWKS.
