@@ -154,6 +154,7 @@ pub async fn end_session_of_token(
         db::sessions::find_live_by_token_hash(conn, &crypto::token_hash(token)).await?
     {
         db::sessions::revoke(conn, &session.id, reason).await?;
+        state.end_session_sockets(&session.id);
     }
     Ok(())
 }

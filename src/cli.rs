@@ -79,6 +79,12 @@ pub enum BenchTarget {
     Auth(crate::bench::auth::BenchArgs),
     /// Webhook deliveries per second to a loopback receiver, through the real fan-out and dispatcher.
     Webhooks(crate::bench::webhooks::WebhookBench),
+    /// Commit-to-receive latency and deliveries per second to N live sockets, next to a bare
+    /// broadcast loop feeding the same sockets; RSS per idle socket.
+    Live(crate::bench::live::LiveBench),
+    /// The client side of `bench live`, run by it in a child process.
+    #[command(hide = true)]
+    LiveClients(crate::bench::live::LiveClients),
 }
 
 #[derive(Debug, Clone, Copy, Subcommand)]
@@ -125,6 +131,18 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             crate::telemetry::init("warn");
             actix_web::rt::System::new().block_on(crate::bench::webhooks::run(args))
         }
+        Command::Bench {
+            target: BenchTarget::Live(args),
+        } => {
+            crate::telemetry::init("warn");
+            actix_web::rt::System::new().block_on(crate::bench::live::run(args))
+        }
+        Command::Bench {
+            target: BenchTarget::LiveClients(args),
+        } => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(crate::bench::live::run_clients(args)),
         Command::Migrate { action, common } => {
             let settings = Settings::load(&Overrides {
                 config_file: common.config,

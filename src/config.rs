@@ -23,6 +23,7 @@
 //! | `dns.attempts`    | `PORTAL_DNS_ATTEMPTS`                        | `2`                          |
 //! | `dns.cache`       | `PORTAL_DNS_CACHE` (`true`/`false`)          | `true`                       |
 //! | `dns.concurrency` | `PORTAL_DNS_CONCURRENCY`                     | `8` domain checks in flight per node |
+//! | `events.retention_hours` | `PORTAL_EVENT_RETENTION_HOURS`        | `168` (7 days) of outbox kept |
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
@@ -60,6 +61,24 @@ pub struct Settings {
     pub encryption_key: Option<String>,
     pub webhooks: WebhookSettings,
     pub dns: DnsSettings,
+    pub events: EventSettings,
+}
+
+/// The events outbox.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventSettings {
+    /// Events older than this are deleted (once the webhook fan-out has read them); a page or
+    /// stream resuming from before the oldest kept event is told to reload.
+    pub retention_hours: u64,
+}
+
+impl Default for EventSettings {
+    fn default() -> Self {
+        Self {
+            retention_hours: 168,
+        }
+    }
 }
 
 /// DNS lookups for domain verification.
@@ -133,6 +152,7 @@ impl Default for Settings {
             encryption_key: None,
             webhooks: WebhookSettings::default(),
             dns: DnsSettings::default(),
+            events: EventSettings::default(),
         }
     }
 }
@@ -237,6 +257,9 @@ impl Settings {
         if let Some(v) = set("PORTAL_DNS_CONCURRENCY").and_then(|v| v.parse().ok()) {
             self.dns.concurrency = v;
         }
+        if let Some(v) = set("PORTAL_EVENT_RETENTION_HOURS").and_then(|v| v.parse().ok()) {
+            self.events.retention_hours = v;
+        }
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
@@ -289,6 +312,9 @@ impl Settings {
         }
         if !(1..=256).contains(&self.dns.concurrency) {
             bail!("PORTAL_DNS_CONCURRENCY must be between 1 and 256");
+        }
+        if self.events.retention_hours == 0 {
+            bail!("PORTAL_EVENT_RETENTION_HOURS must be at least 1");
         }
         Ok(())
     }

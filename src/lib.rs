@@ -12,6 +12,7 @@ pub mod domains;
 pub mod handlers;
 pub mod keys;
 pub mod live;
+pub mod metrics;
 pub mod oauth;
 pub mod principal;
 pub mod sealing;

@@ -4,6 +4,7 @@
 //! socket for replay after a reconnect, so both paths show exactly the same thing.
 
 mod domains;
+pub mod stream;
 
 use crate::db::events::Event;
 use crate::domain::{Permission, PermissionSet};
@@ -85,9 +86,129 @@ pub struct Audience {
     pub session_id: String,
     pub permissions: PermissionSet,
     pub widget: Widget,
+    /// The event sequence `permissions` reflect: read before the membership was loaded, so every
+    /// membership event above it is applied (again, harmlessly, if the load already saw it).
+    pub as_of: i64,
 }
 
+/// What a membership event means for the member's open sockets in that organization.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MembershipChange {
+    /// The member now holds these permissions.
+    Role(PermissionSet),
+    /// The member left or was removed.
+    Removed,
+}
+
+/// A membership event's subject and what changed, from the event alone (the payload carries the
+/// role's permissions), so every node can re-authorize its sockets without the database.
+pub fn membership_change(event: &Event) -> Option<(String, String, MembershipChange)> {
+    let removed = match event.event_type.as_str() {
+        "user.organization_membership_created" | "user.organization_membership_updated" => false,
+        "user.organization_membership_deleted" => true,
+        _ => return None,
+    };
+    let data: MembershipEvent = serde_json::from_value(event.data.clone()).ok()?;
+    let change = if removed || data.membership.status != crate::db::members::ACTIVE {
+        MembershipChange::Removed
+    } else {
+        MembershipChange::Role(
+            data.membership
+                .role
+                .permissions
+                .iter()
+                .filter_map(|p| Permission::parse(p).ok())
+                .collect(),
+        )
+    };
+    Some((
+        data.membership.organization_id,
+        data.membership.user_id,
+        change,
+    ))
+}
+
+/// Event types that end a session: its sockets are closed with [`close_codes::SESSION_ENDED`].
+/// The session id is read from `data.session_id` or `data.session.id`.
+pub const SESSION_ENDED_EVENTS: [&str; 3] = ["session.revoked", "session.ended", "session.expired"];
+
+/// The session an event ends, if it is one of [`SESSION_ENDED_EVENTS`].
+pub fn ended_session(event: &Event) -> Option<String> {
+    if !SESSION_ENDED_EVENTS.contains(&event.event_type.as_str()) {
+        return None;
+    }
+    event.data["session_id"]
+        .as_str()
+        .or_else(|| event.data["session"]["id"].as_str())
+        .map(String::from)
+}
+
+/// Close codes in the private range (RFC 6455 §7.4.2), read by the page script.
+pub mod close_codes {
+    /// The session ended (signed out, revoked, expired): sign in again.
+    pub const SESSION_ENDED: u16 = 4001;
+    /// No longer a member of the organization.
+    pub const MEMBERSHIP_ENDED: u16 = 4003;
+    /// The member's new role does not include this widget.
+    pub const WIDGET_NOT_ALLOWED: u16 = 4004;
+    /// Too slow to keep up: reconnect and resume.
+    pub const SLOW_CONSUMER: u16 = 4008;
+    /// The server could not authorize the socket's resume: reconnect.
+    pub const RECONNECT: u16 = 4009;
+}
+
+/// What a socket must do after its member's role changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Nothing changed for it (the event was already reflected, or concerns someone else).
+    Unchanged,
+    /// Its permissions changed and it may still show the widget: the page reloads to re-render
+    /// its controls; frames from here on are rendered for the new permissions.
+    Reload,
+    /// Close with this code and reason.
+    Close { code: u16, reason: &'static str },
+}
+
+pub const REASON_REMOVED: &str = "You are no longer a member of this organization.";
+pub const REASON_WIDGET: &str = "Your role no longer includes this page.";
+pub const REASON_SESSION: &str = "Your session has ended. Sign in again.";
+
 impl Audience {
+    /// Applies a membership change (event `seq`) of this socket's user in its organization.
+    pub fn apply(&mut self, seq: i64, change: &MembershipChange) -> Verdict {
+        if seq <= self.as_of {
+            return Verdict::Unchanged;
+        }
+        self.as_of = seq;
+        match change {
+            MembershipChange::Removed => Verdict::Close {
+                code: close_codes::MEMBERSHIP_ENDED,
+                reason: REASON_REMOVED,
+            },
+            MembershipChange::Role(permissions) if *permissions == self.permissions => {
+                Verdict::Unchanged
+            }
+            MembershipChange::Role(permissions) => {
+                self.permissions = *permissions;
+                let allowed = crate::access::requirement(self.widget)
+                    .is_none_or(|(needs, _)| permissions.contains(needs));
+                if allowed {
+                    Verdict::Reload
+                } else {
+                    Verdict::Close {
+                        code: close_codes::WIDGET_NOT_ALLOWED,
+                        reason: REASON_WIDGET,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether a membership change of (`org_id`, `user_id`) concerns this socket.
+    pub fn is_member(&self, org_id: &str, user_id: &str) -> bool {
+        self.org_id == org_id && self.user_id == user_id
+    }
+
     pub fn accepts(&self, frame: &Frame) -> bool {
         let in_scope = match (&frame.org_id, &frame.user_id) {
             (Some(org), Some(user)) => *org == self.org_id && *user == self.user_id,
@@ -191,7 +312,104 @@ fn member_removed(event: &Event) -> Option<Frame> {
     })
 }
 
+/// The frame that tells a page to reload (after event `seq` of `event_type`).
+pub fn reload_json(seq: i64, event_type: &str) -> String {
+    to_json(&Wire {
+        seq,
+        event_type,
+        op: "reload",
+        list: None,
+        target: None,
+        html: None,
+    })
+}
+
 /// A frame rendered once for a permission combination, cheap to clone into many sockets.
 pub fn render(frame: &Frame, key: PermissionSet) -> ByteString {
     ByteString::from((frame.render)(key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn audience(widget: Widget, permissions: PermissionSet) -> Audience {
+        Audience {
+            org_id: "org_1".into(),
+            user_id: "usr_1".into(),
+            session_id: "ses_1".into(),
+            permissions,
+            widget,
+            as_of: 10,
+        }
+    }
+
+    #[test]
+    fn changes_the_load_already_saw_are_ignored() {
+        let mut a = audience(Widget::Members, PermissionSet::all());
+        assert_eq!(a.apply(10, &MembershipChange::Removed), Verdict::Unchanged);
+        assert_eq!(a.permissions, PermissionSet::all());
+    }
+
+    #[test]
+    fn a_demotion_reloads_a_page_the_new_role_may_still_open() {
+        let member: PermissionSet = crate::db::roles::MEMBER_PERMISSIONS.into_iter().collect();
+        let mut a = audience(Widget::Members, PermissionSet::all());
+        assert_eq!(
+            a.apply(11, &MembershipChange::Role(member)),
+            Verdict::Reload
+        );
+        assert_eq!((a.permissions, a.as_of), (member, 11));
+        // The same role again (another node's replay, say) changes nothing.
+        assert_eq!(
+            a.apply(12, &MembershipChange::Role(member)),
+            Verdict::Unchanged
+        );
+    }
+
+    #[test]
+    fn a_role_without_the_widget_closes_it_and_removal_closes_everything() {
+        let member: PermissionSet = crate::db::roles::MEMBER_PERMISSIONS.into_iter().collect();
+        let mut sso = audience(Widget::Sso, PermissionSet::all());
+        assert_eq!(
+            sso.apply(11, &MembershipChange::Role(member)),
+            Verdict::Close {
+                code: close_codes::WIDGET_NOT_ALLOWED,
+                reason: REASON_WIDGET
+            }
+        );
+        let mut profile = audience(Widget::Profile, member);
+        assert!(matches!(
+            profile.apply(11, &MembershipChange::Removed),
+            Verdict::Close {
+                code: close_codes::MEMBERSHIP_ENDED,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn session_ending_events_name_their_session() {
+        let event = |t: &str, data| Event {
+            id: "evt_1".into(),
+            seq: 1,
+            event_type: t.into(),
+            organization_id: None,
+            user_id: Some("usr_1".into()),
+            occurred_at: String::new(),
+            data,
+        };
+        let flat = event(
+            "session.revoked",
+            serde_json::json!({ "session_id": "ses_9" }),
+        );
+        let nested = event(
+            "session.ended",
+            serde_json::json!({ "session": { "id": "ses_8" } }),
+        );
+        let other = event("user.updated", serde_json::json!({ "session_id": "ses_7" }));
+        assert_eq!(ended_session(&flat).as_deref(), Some("ses_9"));
+        assert_eq!(ended_session(&nested).as_deref(), Some("ses_8"));
+        assert_eq!(ended_session(&other), None);
+    }
 }

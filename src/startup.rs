@@ -6,6 +6,8 @@ use crate::actors::key_manager::KeyManager;
 use crate::actors::mailer::Mailer;
 use crate::actors::org_registry::OrgRegistry;
 use crate::actors::outbox_relay::{Listen, OutboxRelay, OutboxSignal};
+use crate::actors::outbox_retention::OutboxRetention;
+use crate::actors::pg_listener::PgWakeListener;
 use crate::actors::webhook_dispatcher::WebhookDispatcher;
 use crate::actors::webhook_fanout::WebhookFanout;
 use crate::config::Settings;
@@ -92,6 +94,24 @@ impl Application {
         let outbox = OutboxSignal::new(relay.clone().recipient());
         let orgs = OrgRegistry::new(db.clone(), outbox.clone()).start();
         tracing::info!(from_seq = last_seq, "event hub and outbox relay started");
+        // Other nodes' commits arrive as PostgreSQL notifications (a wake-up only; the relay reads
+        // the outbox). With SQLite there is one process, and local commits wake the relay directly.
+        if db.is_postgres() {
+            PgWakeListener::new(url.clone(), relay.clone().recipient()).start();
+            tracing::info!(
+                channel = db::events::NOTIFY_CHANNEL,
+                "listening for other nodes' commits"
+            );
+        }
+        OutboxRetention::new(
+            db.clone(),
+            Duration::from_secs(settings.events.retention_hours * 3600),
+        )
+        .start();
+        tracing::info!(
+            hours = settings.events.retention_hours,
+            "outbox retention started"
+        );
         let mailer = Mailer::from_settings(&settings)?;
         tracing::info!(transport = mailer.describe(), "mailer started");
         let mailer = mailer.start();

@@ -45,6 +45,14 @@ impl AppState {
         self.public_url.as_str().trim_end_matches('/')
     }
 
+    /// Closes the widget sockets of an ended session on this node (4001). Sessions ended with an
+    /// event in `live::SESSION_ENDED_EVENTS` are closed on every node without this.
+    pub fn end_session_sockets(&self, session_id: &str) {
+        self.hub.do_send(crate::actors::event_hub::EndSession {
+            session_id: session_id.to_string(),
+        });
+    }
+
     /// Cookies carry `Secure` when Portal is served over https.
     pub fn secure_cookies(&self) -> bool {
         self.public_url.scheme() == "https"

@@ -3,11 +3,14 @@
 
 pub mod domain_verifier;
 pub mod event_hub;
+pub mod event_stream;
 pub mod key_manager;
 pub mod mailer;
 pub mod org;
 pub mod org_registry;
 pub mod outbox_relay;
+pub mod outbox_retention;
+pub mod pg_listener;
 pub mod webhook_dispatcher;
 pub mod webhook_fanout;
 pub mod widget_socket;

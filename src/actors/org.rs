@@ -8,9 +8,13 @@
 //! is the state, the actor is the lock and the place the rules live.
 
 mod domains;
+mod members;
 
 pub use domains::{
     AddDomain, DeleteDomain, DomainAdded, MarkVerified, RecordCheck, SetDomainJoinPolicy,
+};
+pub use members::{
+    ChangeRole, EVENT_MEMBERSHIP_DELETED, EVENT_MEMBERSHIP_UPDATED, MemberChanged, RemoveMember,
 };
 
 use super::outbox_relay::OutboxSignal;
@@ -61,6 +65,14 @@ pub enum OrgError {
     NotFound,
     #[error("domain not found")]
     DomainNotFound,
+    /// The user is not a member (active or invited) of the organization.
+    #[error("member not found")]
+    MemberNotFound,
+    /// The change would leave the organization without an active admin.
+    #[error(
+        "an organization must keep at least one active admin: make another member an admin first"
+    )]
+    LastAdmin,
     /// A domain the organization may not have (a public mail provider).
     #[error("{0}")]
     InvalidDomain(String),

@@ -3,8 +3,10 @@
 //! It owns its connection: the audience it was authorized as, the last sequence it sent and its
 //! heartbeat. Life cycle:
 //! 1. `started`: subscribe to the hub (awaited, so live frames from here on reach the mailbox), then
-//!    replay from the outbox every event after the page's `after` sequence; the actor processes no
-//!    other message until the replay is sent.
+//!    replay from the outbox every event after the page's `after` sequence (or, for a page without
+//!    one, after the sequence its permissions were loaded at); the actor processes no other message
+//!    until the replay is sent. Membership changes met in the replay re-authorize it as the hub
+//!    would (reload, or close with a reason).
 //! 2. live: frames from the hub are sent unless their sequence was already replayed, so the page sees
 //!    each event once and in order.
 //! 3. `stopping`: unsubscribe.
@@ -14,10 +16,11 @@
 
 use super::event_hub::{EventHub, Subscribe, ToSocket, Unsubscribe};
 use crate::db::{Db, events};
-use crate::live::{self, Audience, Wire};
+use crate::live::{self, Audience, Verdict, Wire};
+use crate::metrics;
 use actix::prelude::*;
 use actix_web_actors::ws;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 /// How often the server pings.
@@ -28,8 +31,6 @@ pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(45);
 pub const MAILBOX: usize = 256;
 /// Events a reconnecting page may catch up on; beyond this it is told to reload.
 pub const REPLAY_LIMIT: u64 = 1000;
-
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 pub struct WidgetSocket {
     id: u64,
@@ -45,7 +46,7 @@ pub struct WidgetSocket {
 impl WidgetSocket {
     pub fn new(audience: Audience, hub: Addr<EventHub>, db: Db, after: Option<i64>) -> Self {
         Self {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            id: super::event_hub::next_socket_id(),
             audience,
             hub,
             db,
@@ -77,47 +78,44 @@ impl WidgetSocket {
             socket: ctx.address().recipient(),
         });
         let db = self.db.clone();
-        let after = self.after;
+        let after = self.after.unwrap_or(self.audience.as_of);
         let (org_id, user_id) = (self.audience.org_id.clone(), self.audience.user_id.clone());
         let work = async move {
             subscribe
                 .await
-                .map_err(|e| anyhow::anyhow!("hub unavailable: {e}"))?;
-            match after {
-                Some(after) => {
-                    events::after_for_scope(db.conn(), after, &org_id, &user_id, REPLAY_LIMIT + 1)
-                        .await
-                }
-                None => Ok(Vec::new()),
+                .map_err(|e| Failed(anyhow::anyhow!("hub unavailable: {e}")))?;
+            let missed =
+                events::after_for_scope(db.conn(), after, &org_id, &user_id, REPLAY_LIMIT + 1)
+                    .await
+                    .map_err(Failed)?;
+            // Checked after the read: events pruned before it show in the floor, ones pruned
+            // after it were read.
+            let floor = events::retained_after(db.conn()).await.map_err(Failed)?;
+            if after < floor {
+                return Err(Behind(floor));
             }
+            Ok(missed)
         };
         ctx.wait(
             work.into_actor(self)
                 .map(|result, socket, ctx| match result {
+                    // Behind what the outbox still keeps, or too far behind: the page reloads
+                    // (the frame's sequence is above the page's, or the page would ignore it).
+                    Err(Behind(floor)) => socket.reload(ctx, floor),
                     Ok(missed) if missed.len() as u64 > REPLAY_LIMIT => {
-                        let seq = missed.last().map_or(socket.last_sent, |e| e.seq);
-                        socket.last_sent = seq;
-                        ctx.text(live::to_json(&Wire {
-                            seq,
-                            event_type: "portal.reload",
-                            op: "reload",
-                            list: None,
-                            target: None,
-                            html: None,
-                        }));
+                        let seq = missed.last().map_or(socket.last_sent + 1, |e| e.seq);
+                        socket.reload(ctx, seq);
                     }
                     Ok(missed) => {
+                        metrics::REPLAYS.fetch_add(1, Relaxed);
+                        metrics::REPLAYED_EVENTS.fetch_add(missed.len() as u64, Relaxed);
                         for event in &missed {
-                            for frame in live::frames_for(event) {
-                                if socket.audience.accepts(&frame) {
-                                    let key = socket.audience.render_key(&frame);
-                                    ctx.text(live::render(&frame, key));
-                                }
+                            if !socket.replay_one(event, ctx) {
+                                return;
                             }
-                            socket.last_sent = socket.last_sent.max(event.seq);
                         }
                     }
-                    Err(err) => {
+                    Err(Failed(err)) => {
                         tracing::warn!(error = %err, "widget socket could not start");
                         ctx.close(Some(ws::CloseCode::Error.into()));
                         ctx.stop();
@@ -127,11 +125,79 @@ impl WidgetSocket {
     }
 }
 
+/// Why a socket could not replay.
+enum ReplayError {
+    /// The page is behind what retention kept (everything up to this sequence may be gone).
+    Behind(i64),
+    Failed(anyhow::Error),
+}
+use ReplayError::{Behind, Failed};
+
+impl WidgetSocket {
+    /// Tells the page to reload (it cannot catch up from the outbox).
+    fn reload(&mut self, ctx: &mut ws::WebsocketContext<Self>, seq: i64) {
+        metrics::REPLAY_RELOADS.fetch_add(1, Relaxed);
+        let seq = seq.max(self.last_sent);
+        self.last_sent = seq;
+        ctx.text(live::to_json(&Wire {
+            seq,
+            event_type: "portal.reload",
+            op: "reload",
+            list: None,
+            target: None,
+            html: None,
+        }));
+    }
+
+    /// Sends one replayed event's frames, re-authorizing first as the hub does. `false` when the
+    /// replay must stop (the page reloads, or the socket closes).
+    fn replay_one(&mut self, event: &events::Event, ctx: &mut ws::WebsocketContext<Self>) -> bool {
+        if let Some((org_id, user_id, change)) = live::membership_change(event)
+            && self.audience.is_member(&org_id, &user_id)
+        {
+            match self.audience.apply(event.seq, &change) {
+                Verdict::Unchanged => {}
+                Verdict::Reload => {
+                    self.last_sent = self.last_sent.max(event.seq);
+                    ctx.text(live::reload_json(event.seq, &event.event_type));
+                    return false;
+                }
+                Verdict::Close { code, reason } => {
+                    self.close(ctx, code, reason);
+                    return false;
+                }
+            }
+        }
+        if live::ended_session(event).is_some_and(|s| s == self.audience.session_id) {
+            self.close(ctx, live::close_codes::SESSION_ENDED, live::REASON_SESSION);
+            return false;
+        }
+        for frame in live::frames_for(event) {
+            if self.audience.accepts(&frame) {
+                let key = self.audience.render_key(&frame);
+                ctx.text(live::render(&frame, key));
+                metrics::FRAMES_DELIVERED.fetch_add(1, Relaxed);
+            }
+        }
+        self.last_sent = self.last_sent.max(event.seq);
+        true
+    }
+
+    fn close(&mut self, ctx: &mut ws::WebsocketContext<Self>, code: u16, reason: &'static str) {
+        ctx.close(Some(ws::CloseReason {
+            code: ws::CloseCode::Other(code),
+            description: Some(reason.into()),
+        }));
+        ctx.stop();
+    }
+}
+
 impl Actor for WidgetSocket {
     type Context = ws::WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(MAILBOX);
+        metrics::SOCKETS_OPEN.fetch_add(1, Relaxed);
         self.heartbeat(ctx);
         self.subscribe_and_replay(ctx);
     }
@@ -140,6 +206,10 @@ impl Actor for WidgetSocket {
         self.hub.do_send(Unsubscribe { id: self.id });
         Running::Stop
     }
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        metrics::SOCKETS_OPEN.fetch_sub(1, Relaxed);
+    }
 }
 
 impl Handler<ToSocket> for WidgetSocket {
@@ -147,21 +217,21 @@ impl Handler<ToSocket> for WidgetSocket {
 
     fn handle(&mut self, msg: ToSocket, ctx: &mut Self::Context) {
         match msg {
-            ToSocket::Frame { seq, text } => {
+            ToSocket::Frame {
+                seq,
+                text,
+                published,
+            } => {
                 // Already sent during replay.
                 if seq <= self.last_sent {
                     return;
                 }
                 self.last_sent = seq;
                 ctx.text(text);
+                metrics::FRAMES_DELIVERED.fetch_add(1, Relaxed);
+                metrics::PUBLISH_TO_SEND.observe(published.elapsed());
             }
-            ToSocket::Close { code, reason } => {
-                ctx.close(Some(ws::CloseReason {
-                    code: ws::CloseCode::Other(code),
-                    description: Some(reason.into()),
-                }));
-                ctx.stop();
-            }
+            ToSocket::Close { code, reason } => self.close(ctx, code, reason),
         }
     }
 }

@@ -2,4 +2,5 @@
 //! (`cargo run --release -- bench <target>`). Each bench builds what it needs in a scratch database.
 
 pub mod auth;
+pub mod live;
 pub mod webhooks;

@@ -182,3 +182,76 @@ pub async fn after_for_scope(
         .map(Event::from_model)
         .collect()
 }
+
+/// The sequence the outbox still holds everything after: events at or below it may have been
+/// deleted by retention, so a reader behind it cannot catch up from the outbox.
+pub async fn retained_after(db: &impl Conn) -> anyhow::Result<i64> {
+    // The counter first: an event committed between the two reads then makes the answer lower
+    // (safe), never higher than what is really kept.
+    let counter = last_seq(db).await?;
+    let oldest = event::Entity::find()
+        .filter(event::Column::EnvironmentId.eq(DEFAULT_ENVIRONMENT))
+        .order_by_asc(event::Column::Seq)
+        .one(db)
+        .await
+        .context("failed to read the oldest event")?;
+    match oldest {
+        Some(e) => Ok(e.seq - 1),
+        // Empty: everything ever numbered is gone (or nothing was).
+        None => Ok(counter),
+    }
+}
+
+/// Deletes events older than `before_ms`, but none the webhook fan-out has not read yet (its
+/// cursor) and at most `limit` at a time. Answers how many went.
+pub async fn prune(db: &impl Conn, before_ms: i64, limit: u64) -> anyhow::Result<u64> {
+    let cursor = super::webhooks::lock_cursor(db, super::webhooks::CursorLock::NoLock)
+        .await?
+        .unwrap_or(0);
+    let newest_to_delete = event::Entity::find()
+        .filter(event::Column::EnvironmentId.eq(DEFAULT_ENVIRONMENT))
+        .filter(event::Column::CreatedAt.lt(before_ms))
+        .filter(event::Column::Seq.lte(cursor))
+        .order_by_asc(event::Column::Seq)
+        .offset(limit.saturating_sub(1))
+        .one(db)
+        .await
+        .context("failed to find events to prune")?;
+    let upto = match newest_to_delete {
+        Some(e) => e.seq,
+        None => cursor,
+    };
+    let res = event::Entity::delete_many()
+        .filter(event::Column::EnvironmentId.eq(DEFAULT_ENVIRONMENT))
+        .filter(event::Column::CreatedAt.lt(before_ms))
+        .filter(event::Column::Seq.lte(upto))
+        .exec(db)
+        .await
+        .context("failed to prune events")?;
+    Ok(res.rows_affected)
+}
+
+/// Events with `seq > after`, of one organization if given, in order, at most `limit`: what the
+/// integrator's stream and pull API read (their type filter is applied to the result).
+pub async fn after_in_org(
+    db: &impl Conn,
+    after: i64,
+    org_id: Option<&str>,
+    limit: u64,
+) -> anyhow::Result<Vec<Event>> {
+    let mut query = event::Entity::find()
+        .filter(event::Column::EnvironmentId.eq(DEFAULT_ENVIRONMENT))
+        .filter(event::Column::Seq.gt(after));
+    if let Some(org_id) = org_id {
+        query = query.filter(event::Column::OrganizationId.eq(org_id));
+    }
+    query
+        .order_by_asc(event::Column::Seq)
+        .limit(limit)
+        .all(db)
+        .await
+        .context("failed to read events")?
+        .into_iter()
+        .map(Event::from_model)
+        .collect()
+}

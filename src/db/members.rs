@@ -173,6 +173,46 @@ pub async fn upsert(
         .context("failed to create membership")
 }
 
+/// How many active members of the organization hold the role.
+pub async fn count_active_with_role(
+    db: &impl Conn,
+    org_id: &str,
+    role_id: &str,
+) -> anyhow::Result<u64> {
+    use sea_orm::PaginatorTrait;
+    membership::Entity::find()
+        .filter(membership::Column::OrganizationId.eq(org_id))
+        .filter(membership::Column::RoleId.eq(role_id))
+        .filter(membership::Column::Status.eq(ACTIVE))
+        .count(db)
+        .await
+        .context("failed to count members with a role")
+}
+
+/// Sets a membership's role and/or status.
+pub async fn update(
+    db: &impl Conn,
+    membership_id: &str,
+    role_id: Option<&str>,
+    status: Option<&str>,
+) -> anyhow::Result<Membership> {
+    let mut row = membership::ActiveModel {
+        id: Set(membership_id.into()),
+        updated_at: Set(now_ms()),
+        ..Default::default()
+    };
+    if let Some(role_id) = role_id {
+        row.role_id = Set(role_id.into());
+    }
+    if let Some(status) = status {
+        row.status = Set(status.into());
+    }
+    membership::Entity::update(row)
+        .exec(db)
+        .await
+        .context("failed to update membership")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

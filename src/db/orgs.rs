@@ -19,6 +19,17 @@ pub async fn find(db: &impl Conn, id: &str) -> anyhow::Result<Option<Organizatio
         .context("failed to load organization")
 }
 
+/// The organization, locked until the transaction ends on PostgreSQL (`FOR UPDATE`), so rules that
+/// span its rows (the last admin) hold against writers on other nodes. SQLite writers are serialized
+/// by the database lock already.
+pub async fn lock(tx: &impl Conn, id: &str) -> anyhow::Result<Option<Organization>> {
+    let mut query = organization::Entity::find_by_id(id);
+    if tx.get_database_backend() == sea_orm::DbBackend::Postgres {
+        query = query.lock_exclusive();
+    }
+    query.one(tx).await.context("failed to lock organization")
+}
+
 pub async fn find_by_external_id(
     db: &impl Conn,
     external_id: &str,

@@ -316,6 +316,8 @@ pub enum CursorLock {
     SkipIfHeld,
     /// `FOR UPDATE`: wait for the holder (endpoint creation, which must not race a batch).
     Wait,
+    /// Only read the position (outbox retention, which deletes nothing above it).
+    NoLock,
 }
 
 /// Takes the cursor for this transaction and returns its position. On PostgreSQL the row is

@@ -1,23 +1,28 @@
 //! The management API under `/api/v1`, for the integrator's backend. Every route needs a bearer token
-//! from the `client_credentials` grant ([`ApiClient`]). Domains are in `domains`.
+//! from the `client_credentials` grant ([`ApiClient`]). Domains are in `domains`, the event pull
+//! API and stream in `events`.
 
 mod domains;
+mod events;
 
 use super::errors::ApiError;
-use crate::actors::org::AddMember;
+use crate::actors::org::{AddMember, ChangeRole, RemoveMember};
 use crate::actors::org_registry::Lookup;
 use crate::db;
 use crate::domain::{EmailAddress, RoleName};
 use crate::principal::ApiClient;
 use crate::state::AppState;
 use crate::wire::{OrganizationJson, Page};
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, delete, get, patch, post, web};
 use serde::Deserialize;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(list_organizations)
         .service(add_user)
-        .configure(domains::configure);
+        .service(update_user)
+        .service(remove_user)
+        .configure(domains::configure)
+        .configure(events::configure);
 }
 
 #[derive(Deserialize)]
@@ -102,4 +107,45 @@ async fn add_user(
         actix_web::http::StatusCode::OK
     };
     Ok(HttpResponse::build(status).json(added.member))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateUserBody {
+    role: Option<String>,
+}
+
+/// Changes a member's role: `{"role": "admin"}`. 200 with the membership as it now stands (also
+/// when it already had that role); 404 for a user who is not a member; 409 when it would leave the
+/// organization without an active admin; 422 for a missing or unknown role.
+#[patch("/api/v1/organizations/{org_id}/users/{user_id}")]
+async fn update_user(
+    _client: ApiClient,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: web::Json<UpdateUserBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (org_id, user_id) = path.into_inner();
+    let role = body
+        .role
+        .as_deref()
+        .ok_or_else(|| ApiError::field("role", "role is required."))
+        .and_then(|r| RoleName::parse(r).map_err(|e| ApiError::field("role", e.to_string())))?;
+    let org = state.orgs.send(Lookup { org_id }).await?;
+    let changed = org.send(ChangeRole { user_id, role }).await??;
+    Ok(HttpResponse::Ok().json(changed.member))
+}
+
+/// Removes a member from the organization: 204. 404 for a user who is not a member (so a retry
+/// after success answers 404); 409 for the last active admin.
+#[delete("/api/v1/organizations/{org_id}/users/{user_id}")]
+async fn remove_user(
+    _client: ApiClient,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (org_id, user_id) = path.into_inner();
+    let org = state.orgs.send(Lookup { org_id }).await?;
+    org.send(RemoveMember { user_id }).await??;
+    Ok(HttpResponse::NoContent().finish())
 }

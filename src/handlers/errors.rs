@@ -28,6 +28,9 @@ pub enum ApiError {
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(String),
+    /// What was asked for existed once but is no longer kept (events past retention).
+    #[error("{0}")]
+    Gone(String),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -54,6 +57,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
+            ApiError::Gone(_) => "gone",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -80,6 +84,7 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Gone(_) => StatusCode::GONE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -112,6 +117,10 @@ impl From<OrgError> for ApiError {
         match err {
             OrgError::NotFound => ApiError::NotFound("organization"),
             OrgError::DomainNotFound => ApiError::NotFound("domain"),
+            OrgError::MemberNotFound => ApiError::NotFound("member"),
+            OrgError::LastAdmin => ApiError::Conflict(
+                "An organization must keep at least one active admin: make another member an admin first.".into(),
+            ),
             OrgError::InvalidDomain(message) => ApiError::field("domain", message),
             OrgError::Conflict(message) => ApiError::Conflict(message),
             OrgError::UnknownRole(role) => {

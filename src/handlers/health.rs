@@ -1,11 +1,12 @@
-//! `/healthz`: 200 once the server is up, which is after migrations have run; `/` sends a person
-//! to the widgets (which send them to sign in first).
+//! `/healthz`: 200 once the server is up, which is after migrations have run. `/metrics`: this
+//! node's counters in the Prometheus text format. `/` sends a person to the widgets (which send
+//! them to sign in first).
 
 use crate::state::AppState;
 use actix_web::{HttpResponse, get, web};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(healthz).service(root);
+    cfg.service(healthz).service(metrics).service(root);
 }
 
 /// No permission needed: the widgets decide what to show.
@@ -27,4 +28,14 @@ async fn healthz(state: web::Data<AppState>) -> HttpResponse {
                 .json(serde_json::json!({ "status": "database unavailable" }))
         }
     }
+}
+
+/// No permission needed (it tells counts only, never ids or names); keep it off the public
+/// network with the proxy if that matters.
+#[get("/metrics")]
+async fn metrics() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .body(crate::metrics::render())
 }

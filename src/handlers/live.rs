@@ -44,6 +44,11 @@ async fn live(
     let Some(widget) = Widget::parse(&q.widget) else {
         return Ok(HttpResponse::BadRequest().body("unknown widget"));
     };
+    // Read before the membership is loaded: every membership change above it reaches the socket
+    // (from the hub, or its replay), whether or not the load below saw it.
+    let as_of = crate::db::events::last_seq(state.db.conn())
+        .await
+        .map_err(PageError::Internal)?;
     let viewer = match portal_web::session_token(&req, &state) {
         Some(token) => Viewer::load(&state, &token)
             .await
@@ -65,6 +70,7 @@ async fn live(
         session_id: viewer.session.id.clone(),
         permissions: viewer.permissions,
         widget,
+        as_of,
     };
     ws::start(
         WidgetSocket::new(audience, state.hub.clone(), state.db.clone(), q.after),

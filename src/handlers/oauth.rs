@@ -248,6 +248,7 @@ async fn logout_page(
         let mut res = found(&request.destination());
         if let Some(viewer) = viewer.filter(|v| v.user.id == hint.sub) {
             db::sessions::revoke(state.db.conn(), &viewer.session.id, "logout").await?;
+            state.end_session_sockets(&viewer.session.id);
             res.add_cookie(&clear_session_cookie(&state))
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
         }
@@ -310,6 +311,7 @@ async fn logout_submit(
         && let Some(viewer) = Viewer::load(&state, &token).await?
     {
         db::sessions::revoke(state.db.conn(), &viewer.session.id, "logout").await?;
+        state.end_session_sockets(&viewer.session.id);
     }
     let mut res = see_other(&request.destination());
     res.add_cookie(&clear_session_cookie(&state))

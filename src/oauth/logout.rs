@@ -119,6 +119,7 @@ pub async fn end_hinted_session(state: &AppState, hint: &Hint) -> anyhow::Result
         && session.user_id == hint.sub
     {
         db::sessions::revoke(conn, &session.id, "logout").await?;
+        state.end_session_sockets(&session.id);
     }
     Ok(())
 }

@@ -473,6 +473,27 @@ impl Socket {
     }
 }
 
+impl Socket {
+    /// Waits for the server to close the socket (skipping any frames before) and returns the close
+    /// code and reason; `None` when the connection ended without a close frame.
+    pub async fn closed(&mut self) -> Option<(u16, String)> {
+        use tokio_tungstenite::tungstenite::Message;
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            let msg = tokio::time::timeout_at(deadline, self.stream.next())
+                .await
+                .expect("the socket closes before the deadline");
+            match msg {
+                Some(Ok(Message::Close(frame))) => {
+                    return frame.map(|f| (u16::from(f.code), f.reason.to_string()));
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return None,
+            }
+        }
+    }
+}
+
 /// Skips a test that needs something this machine lacks: prints why (past the output capture) and
 /// returns `None`. Under `CI=true` a missing prerequisite fails the test instead.
 pub fn skip_or_fail<T>(reason: &str) -> Option<T> {

@@ -89,7 +89,10 @@ fn refusal(err: OrgError) -> Result<(StatusCode, String), PageError> {
     match err {
         OrgError::Conflict(message) => Ok((StatusCode::CONFLICT, message)),
         OrgError::InvalidDomain(message) => Ok((StatusCode::UNPROCESSABLE_ENTITY, message)),
-        OrgError::DomainNotFound | OrgError::NotFound => Err(PageError::NotFound),
+        OrgError::LastAdmin => Ok((StatusCode::CONFLICT, OrgError::LastAdmin.to_string())),
+        OrgError::DomainNotFound | OrgError::NotFound | OrgError::MemberNotFound => {
+            Err(PageError::NotFound)
+        }
         OrgError::UnknownRole(role) => Err(PageError::BadRequest(format!("unknown role {role}"))),
         OrgError::Internal(e) => Err(PageError::Internal(e)),
     }

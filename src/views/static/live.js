@@ -55,9 +55,15 @@
     };
     ws.onclose = function (e) {
       if (stopped) return;
-      if (e.code === 4001 || e.code === 4003) {
-        setStatus("offline", e.reason || "Signed out");
-        window.location.assign("/ui/");
+      // 4001 session ended, 4003 no longer a member, 4004 the role lost this page: say why, then
+      // leave (the next page asks to sign in or explains). 4008 (too slow) and others reconnect.
+      if (e.code === 4001 || e.code === 4003 || e.code === 4004) {
+        stopped = true;
+        setStatus("ended", e.reason || "Signed out");
+        setTimeout(function () {
+          if (e.code === 4004) window.location.reload();
+          else window.location.assign("/ui/");
+        }, 2500);
         return;
       }
       setStatus("offline", "Reconnecting…");
