@@ -237,3 +237,94 @@ async fn a_domain_added_in_one_browser_turns_verified_in_both_without_reload() {
     ada.close().await;
     sam.close().await;
 }
+
+#[actix_web::test]
+async fn a_member_removed_through_the_api_leaves_both_pages_live_and_is_told_why() {
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let acme = app.org_id("Acme").await;
+    let max = db::users::find_by_email(
+        app.conn(),
+        &EmailAddress::parse("member@acme.test").expect("email"),
+    )
+    .await
+    .expect("query")
+    .expect("Max exists");
+    let Some(s) = Scenario::start("member-removed", app, 2).await else {
+        return;
+    };
+    let ada = s.signed_in("ada", "admin@acme.test").await;
+    let max_browser = s.signed_in("max", "member@acme.test").await;
+    for browser in [&ada, &max_browser] {
+        watch(browser, "/ui/organization/members").await;
+        assert!(
+            member_row_text(browser, "member@acme.test")
+                .await
+                .contains("Max Member")
+        );
+        browser.screenshot("members-before").await;
+    }
+
+    let token = s.app.api_token().await;
+    let res = s
+        .app
+        .http()
+        .delete(
+            s.app
+                .url(&format!("/api/v1/organizations/{acme}/users/{}", max.id)),
+        )
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("remove Max");
+    assert_eq!(res.status(), 204);
+
+    // Ada's list loses the row in place.
+    ada.wait_until("Max's row to go", || async {
+        member_row_text(&ada, "member@acme.test").await.is_empty()
+    })
+    .await;
+    assert!(ada.page_is_marked().await, "Ada's page was not reloaded");
+    ada.screenshot("members-after").await;
+
+    // Max's page says why before it leaves, and the widgets are no longer his.
+    max_browser
+        .wait_script(
+            "the page to say the membership ended",
+            r#"const s = document.querySelector("[data-live-status]");
+               return !!s && s.getAttribute("data-state") === "ended" && s.innerText.trim() !== "";"#,
+            vec![],
+        )
+        .await;
+    let status = max_browser
+        .script(
+            "return document.querySelector('[data-live-status]').innerText.trim();",
+            vec![],
+        )
+        .await;
+    assert_eq!(status, "You are no longer a member of this organization.");
+    max_browser.screenshot("told-why").await;
+    max_browser
+        .wait_until("the page to leave the members widget", || async {
+            !max_browser.page_is_marked().await
+        })
+        .await;
+    max_browser.wait_path("/ui/").await;
+    let org_links = max_browser
+        .script(
+            "return document.querySelectorAll('nav a[href^=\"/ui/organization/\"]').length;",
+            vec![],
+        )
+        .await;
+    assert_eq!(org_links, 0, "no organization widgets left to open");
+    max_browser.screenshot("widgets-gone").await;
+    max_browser.goto("/ui/organization/members").await;
+    max_browser
+        .wait_text("You don't have access to this page")
+        .await;
+    assert!(!max_browser.text().await.contains("admin@acme.test"));
+    max_browser.screenshot("after-removal").await;
+    ada.close().await;
+    max_browser.close().await;
+}
