@@ -106,6 +106,8 @@ pub async fn check_password(
 
 /// Starts a session for `user` and returns it with its cookie. A user of one organization is signed
 /// into it; a user of several picks one (the org picker) unless an authorization request names it.
+/// The session's deadlines follow the policy of its organization (the application default until
+/// one is chosen); `session.created` and `user.login` are written with it.
 pub async fn start_session(
     state: &AppState,
     req: &HttpRequest,
@@ -113,20 +115,17 @@ pub async fn start_session(
     auth_method: &str,
 ) -> anyhow::Result<(Session, Cookie<'static>)> {
     let conn = state.db.conn();
-    let env = db::environment::get(conn).await?;
     let memberships = db::members::active_for_user(conn, &user.id).await?;
     let org_id = match memberships.as_slice() {
         [only] => Some(only.organization_id.clone()),
         _ => None,
     };
+    let policy = crate::sessions::policy_for(conn, org_id.as_deref()).await?;
     let now = db::now_ms();
-    let absolute_ms = i64::from(env.session_absolute_minutes) * 60_000;
-    let idle = env
-        .session_idle_enabled
-        .then(|| now + i64::from(env.session_idle_minutes) * 60_000);
     let token = crypto::random_token(32);
+    let tx = state.db.begin_write().await?;
     let session = db::sessions::create(
-        conn,
+        &tx,
         db::sessions::NewSession {
             token_hash: crypto::token_hash(&token),
             user_id: &user.id,
@@ -134,27 +133,39 @@ pub async fn start_session(
             auth_method,
             user_agent: crate::web::user_agent(req),
             ip: crate::web::client_ip(req).as_deref(),
-            absolute_expires_at: now + absolute_ms,
-            idle_expires_at: idle,
+            now,
+            absolute_expires_at: now + policy.absolute_ms(),
+            idle_expires_at: policy.idle_ms().map(|ms| now + ms),
         },
     )
     .await?;
-    let cookie = crate::web::session_cookie(state, token, absolute_ms / 1000);
+    let mut new_events = Vec::new();
+    for kind in [
+        crate::sessions::SESSION_CREATED,
+        crate::sessions::USER_LOGIN,
+    ] {
+        if let Some(event) = crate::sessions::session_event(&tx, kind, &session).await? {
+            new_events.push(event);
+        }
+    }
+    let published = db::events::append(&tx, new_events).await?;
+    tx.commit().await?;
+    state.outbox.committed_events(&published);
+    let cookie = crate::web::session_cookie(state, token, policy.absolute_ms() / 1000);
     Ok((session, cookie))
 }
 
-/// Ends the session a browser presents, if any (a new sign-in replaces it).
+/// Ends the session a browser presents, if any (a new sign-in replaces it, or the user signs out).
 pub async fn end_session_of_token(
     state: &AppState,
     token: &str,
-    reason: &str,
+    reason: crate::sessions::EndReason,
 ) -> anyhow::Result<()> {
     let conn = state.db.conn();
     if let Some(session) =
         db::sessions::find_live_by_token_hash(conn, &crypto::token_hash(token)).await?
     {
-        db::sessions::revoke(conn, &session.id, reason).await?;
-        state.end_session_sockets(&session.id);
+        state.sessions.end(&[session], reason).await?;
     }
     Ok(())
 }

@@ -10,6 +10,8 @@
 //! | `demo`            | `PORTAL_DEMO` (`--demo`)                     | off                          |
 //! | `demo_password`   | `PORTAL_DEMO_PASSWORD`                       | generated, printed at start  |
 //! | `demo_client_secret` | `PORTAL_DEMO_CLIENT_SECRET`               | generated, printed at start  |
+//! | `demo_backchannel_logout_uri` | `PORTAL_DEMO_BACKCHANNEL_LOGOUT_URI` | none             |
+//! | `sessions.reap_interval_ms` | `PORTAL_SESSION_REAP_INTERVAL_MS`  | `30000`                      |
 //! | `log`             | `PORTAL_LOG`                                 | `info,sqlx=warn`             |
 //! | `smtp_url`        | `PORTAL_SMTP_URL`                            | none: mail is written as `.eml` under `<data_dir>/mail/` |
 //! | `mail_from`       | `PORTAL_MAIL_FROM`                           | `Portal <portal@localhost>`  |
@@ -46,6 +48,8 @@ pub struct Settings {
     pub demo: bool,
     pub demo_password: Option<String>,
     pub demo_client_secret: Option<String>,
+    /// The demo client's back-channel logout URI (`PORTAL_DEMO_BACKCHANNEL_LOGOUT_URI`).
+    pub demo_backchannel_logout_uri: Option<String>,
     /// Log filter in `tracing` syntax.
     pub log: String,
     /// HTTP worker threads; 0 means one per core.
@@ -61,7 +65,24 @@ pub struct Settings {
     pub encryption_key: Option<String>,
     pub webhooks: WebhookSettings,
     pub dns: DnsSettings,
+    pub sessions: SessionSettings,
     pub events: EventSettings,
+}
+
+/// Browser sessions.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionSettings {
+    /// How often the reaper looks for expired sessions to end (and announce).
+    pub reap_interval_ms: u64,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self {
+            reap_interval_ms: 30_000,
+        }
+    }
 }
 
 /// The events outbox.
@@ -145,6 +166,7 @@ impl Default for Settings {
             demo: false,
             demo_password: None,
             demo_client_secret: None,
+            demo_backchannel_logout_uri: None,
             log: "info,sqlx=warn".into(),
             workers: 0,
             smtp_url: None,
@@ -152,6 +174,7 @@ impl Default for Settings {
             encryption_key: None,
             webhooks: WebhookSettings::default(),
             dns: DnsSettings::default(),
+            sessions: SessionSettings::default(),
             events: EventSettings::default(),
         }
     }
@@ -214,6 +237,12 @@ impl Settings {
         }
         if let Some(v) = set("PORTAL_DEMO_CLIENT_SECRET") {
             self.demo_client_secret = Some(v);
+        }
+        if let Some(v) = set("PORTAL_DEMO_BACKCHANNEL_LOGOUT_URI") {
+            self.demo_backchannel_logout_uri = Some(v);
+        }
+        if let Some(v) = set("PORTAL_SESSION_REAP_INTERVAL_MS").and_then(|v| v.parse().ok()) {
+            self.sessions.reap_interval_ms = v;
         }
         if let Some(v) = set("PORTAL_LOG") {
             self.log = v;
@@ -312,6 +341,9 @@ impl Settings {
         }
         if !(1..=256).contains(&self.dns.concurrency) {
             bail!("PORTAL_DNS_CONCURRENCY must be between 1 and 256");
+        }
+        if !(10..=3_600_000).contains(&self.sessions.reap_interval_ms) {
+            bail!("PORTAL_SESSION_REAP_INTERVAL_MS must be between 10 and 3600000");
         }
         if self.events.retention_hours == 0 {
             bail!("PORTAL_EVENT_RETENTION_HOURS must be at least 1");
@@ -432,6 +464,27 @@ mod tests {
             mail_from: "not a mailbox".into(),
             ..Settings::default()
         };
+        assert!(s.validate().is_err());
+    }
+
+    #[test]
+    fn session_settings_come_from_the_environment_and_are_checked() {
+        let mut s = Settings::default();
+        s.apply_env(env(&[
+            (
+                "PORTAL_DEMO_BACKCHANNEL_LOGOUT_URI",
+                "https://app.example/bcl",
+            ),
+            ("PORTAL_SESSION_REAP_INTERVAL_MS", "500"),
+        ]));
+        assert_eq!(
+            s.demo_backchannel_logout_uri.as_deref(),
+            Some("https://app.example/bcl")
+        );
+        assert_eq!(s.sessions.reap_interval_ms, 500);
+        s.validate().unwrap();
+        let mut s = Settings::default();
+        s.apply_env(env(&[("PORTAL_SESSION_REAP_INTERVAL_MS", "0")]));
         assert!(s.validate().is_err());
     }
 

@@ -134,6 +134,14 @@ pub async fn seed(
     }
 
     let base = public_url.as_str().trim_end_matches('/');
+    // PORTAL_DEMO_BACKCHANNEL_LOGOUT_URI sets the demo client's back-channel logout URI; without it
+    // the one set through the API (PATCH /api/v1/clients/demo-app) is kept.
+    let backchannel_logout_uri = match &settings.demo_backchannel_logout_uri {
+        Some(uri) => Some(uri.clone()),
+        None => db::clients::find(conn, CLIENT_ID)
+            .await?
+            .and_then(|c| c.backchannel_logout_uri),
+    };
     db::clients::upsert(
         conn,
         db::clients::ClientSpec {
@@ -143,7 +151,7 @@ pub async fn seed(
             secret_hash: Some(crypto::token_hash(&client_secret)),
             redirect_uris: vec![format!("{base}/demo/callback")],
             post_logout_redirect_uris: vec![format!("{base}/demo/")],
-            backchannel_logout_uri: None,
+            backchannel_logout_uri,
             grant_types: vec!["authorization_code", "refresh_token", "client_credentials"],
         },
     )

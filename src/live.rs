@@ -4,6 +4,7 @@
 //! socket for replay after a reconnect, so both paths show exactly the same thing.
 
 mod domains;
+mod sessions;
 pub mod stream;
 
 use crate::db::events::Event;
@@ -130,7 +131,12 @@ pub fn membership_change(event: &Event) -> Option<(String, String, MembershipCha
 
 /// Event types that end a session: its sockets are closed with [`close_codes::SESSION_ENDED`].
 /// The session id is read from `data.session_id` or `data.session.id`.
-pub const SESSION_ENDED_EVENTS: [&str; 3] = ["session.revoked", "session.ended", "session.expired"];
+pub const SESSION_ENDED_EVENTS: [&str; 4] = [
+    "user.logout",
+    "session.revoked",
+    "session.ended",
+    "session.expired",
+];
 
 /// The session an event ends, if it is one of [`SESSION_ENDED_EVENTS`].
 pub fn ended_session(event: &Event) -> Option<String> {
@@ -260,6 +266,9 @@ pub fn frames_for(event: &Event) -> Vec<Frame> {
         }
         "user.organization_membership_deleted" => member_removed(event).into_iter().collect(),
         t if t.starts_with("organization.domain_") => domains::frames(event).into_iter().collect(),
+        crate::sessions::SESSION_CREATED | crate::sessions::USER_LOGOUT => {
+            sessions::frames(event).into_iter().collect()
+        }
         _ => Vec::new(),
     }
 }

@@ -74,6 +74,8 @@ impl Viewer {
         else {
             return Ok(None);
         };
+        // Activity keeps an idle session alive (written at most once a minute).
+        db::sessions::touch(conn, &session, db::now_ms()).await?;
         let mut viewer = Viewer {
             session,
             user,

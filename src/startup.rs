@@ -1,5 +1,6 @@
 //! Building and running the server: connect, migrate, seed, load keys, bind, start the actors, serve.
 
+use crate::actors::backchannel_dispatcher::BackchannelDispatcher;
 use crate::actors::domain_verifier::DomainVerifier;
 use crate::actors::event_hub::EventHub;
 use crate::actors::key_manager::KeyManager;
@@ -8,6 +9,7 @@ use crate::actors::org_registry::OrgRegistry;
 use crate::actors::outbox_relay::{Listen, OutboxRelay, OutboxSignal};
 use crate::actors::outbox_retention::OutboxRetention;
 use crate::actors::pg_listener::PgWakeListener;
+use crate::actors::session_reaper::SessionReaper;
 use crate::actors::webhook_dispatcher::WebhookDispatcher;
 use crate::actors::webhook_fanout::WebhookFanout;
 use crate::config::Settings;
@@ -17,6 +19,7 @@ use crate::demo::{self, DemoCredentials};
 use crate::handlers::{self, demo::DemoApp};
 use crate::keys::KeyStore;
 use crate::sealing::DataKey;
+use crate::sessions::SessionEnder;
 use crate::state::AppState;
 use crate::webhooks::{AllowList, Timing, WebhookContext};
 use actix::Actor;
@@ -146,6 +149,32 @@ impl Application {
             "domain verifier started"
         );
 
+        // Sessions: the back-channel dispatcher first (ending a session wakes it), then the reaper,
+        // which ends sessions through the same path as every other way a session ends.
+        let backchannel = BackchannelDispatcher::new(
+            db.clone(),
+            keys.clone(),
+            public_url.as_str().trim_end_matches('/').to_string(),
+            webhooks.allow.clone(),
+            crate::oauth::backchannel::Schedule::scaled(settings.webhooks.retry_scale),
+        )?
+        .start();
+        let sessions = SessionEnder::new(db.clone(), outbox.clone(), Some(backchannel.recipient()));
+        SessionReaper::new(
+            db.clone(),
+            sessions.clone(),
+            Duration::from_millis(settings.sessions.reap_interval_ms),
+        )
+        .start();
+        tracing::info!("back-channel logout dispatcher and session reaper started");
+
+        let env = db::environment::get(db.conn()).await?;
+        let webauthn = crate::passkeys::relying_party(&public_url, &env.name);
+        match &webauthn {
+            Some(_) => tracing::info!("passkeys enabled"),
+            None => tracing::info!("passkeys disabled: the public URL has no domain name"),
+        }
+
         let state = AppState {
             db: db.clone(),
             settings: settings.clone(),
@@ -158,6 +187,8 @@ impl Application {
             webhooks,
             mailer,
             domains,
+            sessions,
+            webauthn,
         };
         let demo_app = demo.as_ref().map(|c| {
             web::Data::new(DemoApp {

@@ -32,6 +32,10 @@ pub struct AppState {
     pub mailer: Addr<Mailer>,
     /// The domain verifier: wake it, or run a check now.
     pub domains: DomainChecks,
+    /// Ends sessions (revoke, back-channel logout, `user.logout`).
+    pub sessions: crate::sessions::SessionEnder,
+    /// The WebAuthn relying party; `None` when the public URL has no domain name.
+    pub webauthn: Option<std::sync::Arc<webauthn_rs::Webauthn>>,
 }
 
 impl AppState {

@@ -124,4 +124,5 @@ pub struct Page<T> {
 }
 
 pub mod domains;
+pub mod sessions;
 pub mod webhooks;

@@ -1,6 +1,7 @@
 //! The actors. Each file owns one kind of state; startup starts them in a fixed order (see
 //! `startup::Application::build`).
 
+pub mod backchannel_dispatcher;
 pub mod domain_verifier;
 pub mod event_hub;
 pub mod event_stream;
@@ -11,6 +12,7 @@ pub mod org_registry;
 pub mod outbox_relay;
 pub mod outbox_retention;
 pub mod pg_listener;
+pub mod session_reaper;
 pub mod webhook_dispatcher;
 pub mod webhook_fanout;
 pub mod widget_socket;

@@ -9,6 +9,7 @@
 
 mod domains;
 mod members;
+mod session_policy;
 
 pub use domains::{
     AddDomain, DeleteDomain, DomainAdded, MarkVerified, RecordCheck, SetDomainJoinPolicy,
@@ -16,6 +17,7 @@ pub use domains::{
 pub use members::{
     ChangeRole, EVENT_MEMBERSHIP_DELETED, EVENT_MEMBERSHIP_UPDATED, MemberChanged, RemoveMember,
 };
+pub use session_policy::{PolicyChanged, SetSessionPolicy};
 
 use super::outbox_relay::OutboxSignal;
 use crate::db::events::{self, NewEvent};

@@ -11,11 +11,15 @@
 //!    each event once and in order.
 //! 3. `stopping`: unsubscribe.
 //!
+//! The session is checked again on every message from the page and every heartbeat: a session that
+//! expired or was revoked closes the socket with close code 4001 (sign in again). The hub also
+//! closes it at once when the session's `user.logout` is published.
+//!
 //! The mailbox is bounded ([`MAILBOX`]); the hub drops a socket that lets it fill. The stream handler
 //! only dispatches.
 
-use super::event_hub::{EventHub, Subscribe, ToSocket, Unsubscribe};
-use crate::db::{Db, events};
+use super::event_hub::{EventHub, Subscribe, ToSocket, Unsubscribe, close_codes};
+use crate::db::{self, Db, events};
 use crate::live::{self, Audience, Verdict, Wire};
 use crate::metrics;
 use actix::prelude::*;
@@ -41,6 +45,8 @@ pub struct WidgetSocket {
     after: Option<i64>,
     last_sent: i64,
     last_heard: Instant,
+    /// A session check is in flight (one at a time).
+    checking: bool,
 }
 
 impl WidgetSocket {
@@ -53,7 +59,38 @@ impl WidgetSocket {
             after,
             last_sent: after.unwrap_or(0),
             last_heard: Instant::now(),
+            checking: false,
         }
+    }
+
+    /// Closes the socket with 4001 unless the session is still live.
+    fn check_session(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+        if self.checking {
+            return;
+        }
+        self.checking = true;
+        let db = self.db.clone();
+        let session_id = self.audience.session_id.clone();
+        let check = async move {
+            db::sessions::find(db.conn(), &session_id)
+                .await
+                .map(|s| s.is_some_and(|s| db::sessions::is_live(&s, db::now_ms())))
+        };
+        ctx.spawn(check.into_actor(self).map(|live, socket, ctx| {
+            socket.checking = false;
+            match live {
+                Ok(true) => {}
+                Ok(false) => {
+                    ctx.close(Some(ws::CloseReason {
+                        code: ws::CloseCode::Other(close_codes::SESSION_ENDED),
+                        description: Some("signed out".into()),
+                    }));
+                    ctx.stop();
+                }
+                // A database hiccup is not a sign-out; the next message checks again.
+                Err(e) => tracing::warn!(error = %e, "widget socket could not check its session"),
+            }
+        }));
     }
 
     fn heartbeat(&self, ctx: &mut ws::WebsocketContext<Self>) {
@@ -67,6 +104,7 @@ impl WidgetSocket {
                 return;
             }
             ctx.ping(b"");
+            socket.check_session(ctx);
         });
     }
 
@@ -245,7 +283,8 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WidgetSocket {
         self.last_heard = Instant::now();
         match msg {
             ws::Message::Ping(bytes) => ctx.pong(&bytes),
-            ws::Message::Pong(_) | ws::Message::Text(_) | ws::Message::Binary(_) => {}
+            ws::Message::Text(_) | ws::Message::Binary(_) => self.check_session(ctx),
+            ws::Message::Pong(_) => {}
             ws::Message::Close(reason) => {
                 ctx.close(reason);
                 ctx.stop();

@@ -173,6 +173,6 @@ pub async fn accept(
         OrgError::Internal(e) => e,
         other => anyhow::anyhow!("joining {org_id} was refused: {other}"),
     })?;
-    db::sessions::set_organization(state.db.conn(), session_id, org_id).await?;
+    crate::sessions::enter_org(state.db.conn(), session_id, org_id).await?;
     Ok(true)
 }

@@ -44,7 +44,7 @@ pub async fn enter(state: &AppState, mut session: Session, user: &User) -> anyho
         .await?
         .is_some_and(|m| m.status == db::members::ACTIVE);
     if member {
-        db::sessions::set_organization(conn, &session.id, &org.id).await?;
+        crate::sessions::enter_org(conn, &session.id, &org.id).await?;
         session.organization_id = Some(org.id);
     }
     Ok(session)

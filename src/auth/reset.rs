@@ -86,9 +86,14 @@ pub async fn finish(
         return Ok(None);
     }
     db::users::reset_password(&tx, &user.id, hash).await?;
-    let ended = db::sessions::revoke_all_for_user(&tx, &user.id, "password_reset").await?;
+    let live = db::sessions::live_for_user(&tx, &user.id, db::now_ms()).await?;
+    let new_events =
+        crate::sessions::end_in(&tx, &live, crate::sessions::EndReason::PasswordReset).await?;
+    let ended = new_events.len();
     db::refresh_tokens::revoke_for_user(&tx, &user.id).await?;
+    let published = db::events::append(&tx, new_events).await?;
     tx.commit().await?;
+    state.sessions.after_commit(&published);
     tracing::info!(user = user.id, sessions_ended = ended, "password reset");
     Ok(Some((user, Continuation::from_json(link.data.as_deref()))))
 }

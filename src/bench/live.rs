@@ -240,6 +240,7 @@ pub async fn run(b: LiveBench) -> anyhow::Result<()> {
             auth_method: "password",
             user_agent: Some("portal bench live"),
             ip: None,
+            now: db::now_ms(),
             absolute_expires_at: db::now_ms() + 86_400_000,
             idle_expires_at: None,
         },

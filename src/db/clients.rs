@@ -106,3 +106,23 @@ pub async fn upsert(db: &impl Conn, spec: ClientSpec<'_>) -> anyhow::Result<()> 
         .with_context(|| format!("failed to store client {}", spec.id))?;
     Ok(())
 }
+
+/// Sets (or with `None` clears) a client's back-channel logout URI. Returns whether the client exists.
+pub async fn set_backchannel_logout_uri(
+    db: &impl Conn,
+    id: &str,
+    uri: Option<&str>,
+) -> anyhow::Result<bool> {
+    use sea_orm::{ColumnTrait, QueryFilter, sea_query::Expr};
+    let res = client::Entity::update_many()
+        .col_expr(
+            client::Column::BackchannelLogoutUri,
+            Expr::value(uri.map(str::to_string)),
+        )
+        .col_expr(client::Column::UpdatedAt, Expr::value(now_ms()))
+        .filter(client::Column::Id.eq(id))
+        .exec(db)
+        .await
+        .context("failed to set the back-channel logout URI")?;
+    Ok(res.rows_affected == 1)
+}

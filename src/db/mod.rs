@@ -1,6 +1,7 @@
 //! Storage: the connection, the entities and one module of queries per aggregate. Nothing here knows
 //! about actix; handlers and actors call these functions.
 
+pub mod backchannel;
 pub mod clients;
 pub mod domains;
 pub mod entities;
@@ -11,6 +12,7 @@ pub mod members;
 pub mod oauth;
 pub mod one_time_codes;
 pub mod orgs;
+pub mod passkeys;
 pub mod rate_limits;
 pub mod refresh_tokens;
 pub mod roles;

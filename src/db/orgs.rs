@@ -129,3 +129,24 @@ pub async fn set_feature(
         .context("failed to set organization feature")?;
     Ok(())
 }
+
+/// Stores an organization's session-policy override (`None` fields follow the application default).
+pub async fn set_session_policy(
+    db: &impl Conn,
+    org_id: &str,
+    policy: &crate::domain::OrgSessionPolicy,
+) -> anyhow::Result<Organization> {
+    let to_i32 = |m: Option<u32>| m.map(|v| v.min(i32::MAX as u32) as i32);
+    let row = organization::ActiveModel {
+        id: Set(org_id.into()),
+        session_absolute_minutes: Set(to_i32(policy.absolute_minutes)),
+        session_idle_enabled: Set(policy.idle_enabled),
+        session_idle_minutes: Set(to_i32(policy.idle_minutes)),
+        updated_at: Set(now_ms()),
+        ..Default::default()
+    };
+    organization::Entity::update(row)
+        .exec(db)
+        .await
+        .context("failed to store the session policy")
+}

@@ -107,3 +107,8 @@ pub async fn revoke_by_auth_code(db: &impl Conn, code_hash: &str) -> anyhow::Res
 pub async fn revoke_for_user(db: &impl Conn, user_id: &str) -> anyhow::Result<u64> {
     revoke_where(db, refresh_token::Column::UserId, user_id).await
 }
+
+/// Revokes every refresh token issued in a browser session (the session ended).
+pub async fn revoke_for_session(db: &impl Conn, session_id: &str) -> anyhow::Result<u64> {
+    revoke_where(db, refresh_token::Column::SessionId, session_id).await
+}

@@ -4,6 +4,7 @@
 
 mod domains;
 mod events;
+mod sessions;
 
 use super::errors::ApiError;
 use crate::actors::org::{AddMember, ChangeRole, RemoveMember};
@@ -22,7 +23,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(update_user)
         .service(remove_user)
         .configure(domains::configure)
-        .configure(events::configure);
+        .configure(events::configure)
+        .configure(sessions::configure);
 }
 
 #[derive(Deserialize)]

@@ -4,8 +4,10 @@
 //! call into `auth` and renders; what the user typed is kept when a form comes back with errors.
 
 mod code;
+pub(crate) use passkey::{csrf_header_ok, json_error, passkey_error};
 mod join;
 mod organization;
+mod passkey;
 mod reset;
 mod signup;
 
@@ -29,7 +31,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(signup::configure)
         .configure(reset::configure)
         .configure(organization::configure)
-        .configure(join::configure);
+        .configure(join::configure)
+        .configure(passkey::configure);
 }
 
 /// The message of a form refused for a missing or wrong CSRF token.
@@ -108,7 +111,7 @@ async fn signed_in(
     next: &Continuation,
 ) -> Result<HttpResponse, PageError> {
     if let Some(token) = session_token(req, state) {
-        auth::end_session_of_token(state, &token, "replaced").await?;
+        auth::end_session_of_token(state, &token, crate::sessions::EndReason::Replaced).await?;
     }
     let (session, cookie) = auth::start_session(state, req, user, method).await?;
     // An address on a verified domain of an SSO organization signs into that organization.
@@ -164,6 +167,7 @@ async fn render_login(
             request_id: form.request_id,
             return_to: form.return_to,
             notice: form.notice,
+            passkeys: state.webauthn.is_some(),
         })
     })
     .await

@@ -247,8 +247,10 @@ async fn logout_page(
         logout::end_hinted_session(&state, hint).await?;
         let mut res = found(&request.destination());
         if let Some(viewer) = viewer.filter(|v| v.user.id == hint.sub) {
-            db::sessions::revoke(state.db.conn(), &viewer.session.id, "logout").await?;
-            state.end_session_sockets(&viewer.session.id);
+            state
+                .sessions
+                .end(&[viewer.session], crate::sessions::EndReason::Logout)
+                .await?;
             res.add_cookie(&clear_session_cookie(&state))
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
         }
@@ -310,8 +312,10 @@ async fn logout_submit(
     if let Some(token) = session_token(&req, &state)
         && let Some(viewer) = Viewer::load(&state, &token).await?
     {
-        db::sessions::revoke(state.db.conn(), &viewer.session.id, "logout").await?;
-        state.end_session_sockets(&viewer.session.id);
+        state
+            .sessions
+            .end(&[viewer.session], crate::sessions::EndReason::Logout)
+            .await?;
     }
     let mut res = see_other(&request.destination());
     res.add_cookie(&clear_session_cookie(&state))

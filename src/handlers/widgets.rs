@@ -2,6 +2,9 @@
 //! submodules (`domains`).
 
 mod domains;
+mod passkeys;
+mod security;
+mod session_policy;
 
 use super::errors::PageError;
 use super::{brand, html};
@@ -16,7 +19,12 @@ use actix_web::{HttpResponse, get, web};
 use serde::Deserialize;
 
 /// Widgets that exist so far; navigation offers only these.
-pub const IMPLEMENTED: [Widget; 2] = [Widget::Members, Widget::Domains];
+pub const IMPLEMENTED: [Widget; 4] = [
+    Widget::Members,
+    Widget::Domains,
+    Widget::SessionPolicy,
+    Widget::Security,
+];
 
 /// Members per page.
 const PAGE_SIZE: u64 = 50;
@@ -27,8 +35,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(members)
         .service(portal_css)
         .service(live_js)
+        .service(passkeys_js)
         .service(branding_css)
-        .configure(domains::configure);
+        .configure(domains::configure)
+        .configure(session_policy::configure)
+        .configure(security::configure)
+        .configure(passkeys::configure);
 }
 
 /// The page frame for `viewer`, with the navigation they are entitled to.
@@ -140,6 +152,11 @@ fn asset(content_type: &str, body: &'static str) -> HttpResponse {
 #[get("/static/portal.css")]
 async fn portal_css() -> HttpResponse {
     asset("text/css; charset=utf-8", views::PORTAL_CSS)
+}
+
+#[get("/static/passkeys.js")]
+async fn passkeys_js() -> HttpResponse {
+    asset("text/javascript; charset=utf-8", views::PASSKEYS_JS)
 }
 
 #[get("/static/live.js")]

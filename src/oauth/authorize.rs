@@ -340,7 +340,7 @@ pub async fn complete(
     if let Some(org) = &org_id
         && session.organization_id.as_ref() != Some(org)
     {
-        db::sessions::set_organization(conn, &session.id, org).await?;
+        crate::sessions::enter_org(conn, &session.id, org).await?;
     }
     let code = crypto::random_token(32);
     let now = db::now_ms();

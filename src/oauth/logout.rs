@@ -118,8 +118,10 @@ pub async fn end_hinted_session(state: &AppState, hint: &Hint) -> anyhow::Result
         && let Some(session) = db::sessions::find(conn, sid).await?
         && session.user_id == hint.sub
     {
-        db::sessions::revoke(conn, &session.id, "logout").await?;
-        state.end_session_sockets(&session.id);
+        state
+            .sessions
+            .end(&[session], crate::sessions::EndReason::Logout)
+            .await?;
     }
     Ok(())
 }

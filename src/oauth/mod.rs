@@ -2,6 +2,7 @@
 //! claims. Handlers in `handlers::oauth` only parse the HTTP request and render the outcome.
 
 pub mod authorize;
+pub mod backchannel;
 pub mod claims;
 pub mod logout;
 pub mod token;

@@ -378,6 +378,8 @@ async fn refresh(
         db::refresh_tokens::revoke_family(conn, &token.family_id).await?;
         return Err(OAuthError::invalid_grant("The sign-in session has ended."));
     };
+    // An application refreshing tokens is the user being active in it.
+    db::sessions::touch(conn, &session, db::now_ms()).await?;
     let subject = load_subject(
         state,
         &token.user_id,

@@ -64,6 +64,8 @@ pub struct LoginView<'a> {
     pub return_to: Option<&'a str>,
     /// A confirmation to show above the form, e.g. after signing out.
     pub notice: Option<&'a str>,
+    /// Offer "Sign in with a passkey" (shown by the script where the browser supports it).
+    pub passkeys: bool,
 }
 
 pub fn login(v: &LoginView<'_>) -> Markup {
@@ -82,6 +84,12 @@ pub fn login(v: &LoginView<'_>) -> Markup {
                 p.or { "or" }
                 // Same form, other endpoint: the typed email goes along, no script needed.
                 button.block type="submit" formaction="/a/auth/code" formnovalidate { "Email me a sign-in code" }
+            }
+            @if v.passkeys {
+                button.block type="button" hidden data-passkey-signin data-csrf=(v.csrf)
+                    data-request=[v.request_id] data-return-to=[v.return_to] { "Sign in with a passkey" }
+                p.field-error data-passkey-error role="alert" hidden {}
+                script src=(format!("/static/passkeys.js?v={}", env!("CARGO_PKG_VERSION"))) defer {}
             }
             p.links {
                 a href=(format!("/a/auth/forgot{q}")) { "Forgot your password?" }

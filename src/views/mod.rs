@@ -7,6 +7,8 @@ pub mod email;
 pub mod errors;
 pub mod join;
 pub mod layout;
+pub mod security;
+pub mod session_policy;
 pub mod webhooks;
 pub mod widgets;
 
@@ -15,6 +17,7 @@ pub use layout::Brand;
 /// The stylesheet and page script, compiled in so the binary serves them with no files around it.
 pub const PORTAL_CSS: &str = include_str!("static/portal.css");
 pub const LIVE_JS: &str = include_str!("static/live.js");
+pub const PASSKEYS_JS: &str = include_str!("static/passkeys.js");
 pub const WEBHOOK_LOG_JS: &str = include_str!("static/webhook-log.js");
 pub const DOMAINS_JS: &str = include_str!("static/domains.js");
 

@@ -317,7 +317,9 @@ async fn signup_verifies_the_email_then_creates_the_user_and_an_organization(bac
         [
             "organization.created",
             "user.created",
-            "user.organization_membership_created"
+            "user.organization_membership_created",
+            "session.created",
+            "user.login"
         ]
     );
     let org = events[0].organization_id.clone().expect("org id");

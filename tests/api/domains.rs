@@ -1576,7 +1576,12 @@ async fn signing_up_on_a_verified_domain_with_auto_joining_makes_a_member(backen
     let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(
         types,
-        ["user.created", "user.organization_membership_created"]
+        [
+            "user.created",
+            "user.organization_membership_created",
+            "session.created",
+            "user.login"
+        ]
     );
     assert!(
         events

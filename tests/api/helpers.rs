@@ -474,6 +474,21 @@ impl Socket {
 }
 
 impl Socket {
+    /// Sends a text message (as the page does with its acknowledgements).
+    pub async fn send_text(&mut self, text: &str) {
+        let _ = self
+            .stream
+            .send(tokio_tungstenite::tungstenite::Message::text(
+                text.to_string(),
+            ))
+            .await;
+    }
+
+    /// The close code of [`Socket::closed`].
+    pub async fn close_code(&mut self) -> Option<u16> {
+        self.closed().await.map(|(code, _)| code)
+    }
+
     /// Waits for the server to close the socket (skipping any frames before) and returns the close
     /// code and reason; `None` when the connection ended without a close frame.
     pub async fn closed(&mut self) -> Option<(u16, String)> {

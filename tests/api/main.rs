@@ -8,6 +8,8 @@ mod domains;
 mod helpers;
 mod live;
 mod oidc;
+mod passkeys;
+mod sessions;
 mod skeleton;
 mod smtp;
 mod two_nodes;

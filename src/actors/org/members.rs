@@ -163,16 +163,28 @@ async fn remove_member(
     };
     // The role the member had; a removed membership grants nothing, whatever the role says.
     let member = MembershipEvent::new(&removed, Default::default());
-    let published = events::append(
-        &tx,
-        vec![NewEvent {
-            event_type: EVENT_MEMBERSHIP_DELETED,
-            organization_id: Some(org_id.into()),
-            user_id: Some(msg.user_id),
-            data: serde_json::to_value(&member).map_err(anyhow::Error::from)?,
-        }],
-    )
-    .await?;
+    // The user's sessions in this organization end with the membership (back-channel logout and
+    // `user.logout` included), in the same transaction.
+    let in_org: Vec<_> = crate::db::sessions::live_for_user(&tx, &msg.user_id, crate::db::now_ms())
+        .await?
+        .into_iter()
+        .filter(|s| s.organization_id.as_deref() == Some(org_id))
+        .collect();
+    let mut new_events = vec![NewEvent {
+        event_type: EVENT_MEMBERSHIP_DELETED,
+        organization_id: Some(org_id.into()),
+        user_id: Some(msg.user_id),
+        data: serde_json::to_value(&member).map_err(anyhow::Error::from)?,
+    }];
+    new_events.extend(
+        crate::sessions::end_in(
+            &tx,
+            &in_org,
+            crate::sessions::EndReason::RemovedFromOrganization,
+        )
+        .await?,
+    );
+    let published = events::append(&tx, new_events).await?;
     tx.commit().await.map_err(anyhow::Error::from)?;
     outbox.committed_events(&published);
     Ok(member)

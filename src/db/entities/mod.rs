@@ -2,6 +2,8 @@
 
 pub mod auth_code;
 pub mod auth_request;
+pub mod backchannel_attempt;
+pub mod backchannel_delivery;
 pub mod client;
 pub mod domain;
 pub mod environment;
@@ -11,6 +13,7 @@ pub mod membership;
 pub mod one_time_code;
 pub mod organization;
 pub mod organization_feature;
+pub mod passkey;
 pub mod permission;
 pub mod rate_limit;
 pub mod refresh_token;
@@ -21,6 +24,7 @@ pub mod session;
 pub mod session_client;
 pub mod signing_key;
 pub mod user;
+pub mod webauthn_ceremony;
 pub mod webhook_attempt;
 pub mod webhook_cursor;
 pub mod webhook_delivery;

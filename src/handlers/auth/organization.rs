@@ -166,7 +166,7 @@ async fn picker_submit(
         )
         .await;
     }
-    db::sessions::set_organization(conn, &viewer.session.id, &form.organization_id).await?;
+    crate::sessions::enter_org(conn, &viewer.session.id, &form.organization_id).await?;
     let mut session = viewer.session.clone();
     session.organization_id = Some(form.organization_id.clone());
     let location = match &request {
