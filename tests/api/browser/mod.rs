@@ -12,6 +12,8 @@
 mod keyboard;
 mod live;
 mod navigation;
+mod passkeys;
+mod sessions;
 
 use crate::helpers::{PASSWORD, TestApp, skip_or_fail};
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};

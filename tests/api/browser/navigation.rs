@@ -14,7 +14,7 @@ async fn nav_links(browser: &Browser) -> Vec<(String, String, String)> {
         .script(
             r#"const out = []; let section = null;
                const nav = document.querySelector('nav[aria-label="Widgets"]');
-               for (const e of nav.querySelectorAll(".section, li a")) {
+               for (const e of nav.querySelectorAll(":scope > .section, :scope > ul > li > a")) {
                  if (e.classList.contains("section")) section = e.textContent.trim();
                  else out.push([section, e.innerText.trim(), e.getAttribute("href")]);
                }
@@ -87,14 +87,16 @@ async fn each_role_sees_and_opens_the_widgets_it_may_and_no_others() {
         return;
     };
     let acme = app.org_id("Acme").await;
-    db::orgs::set_feature(app.conn(), &acme, Feature::DomainVerification, true)
-        .await
-        .expect("enable domains for Acme");
+    for feature in [Feature::DomainVerification, Feature::SessionPolicy] {
+        db::orgs::set_feature(app.conn(), &acme, feature, true)
+            .await
+            .expect("enable the feature for Acme");
+    }
     let Some(s) = Scenario::start("navigation", app, 1).await else {
         return;
     };
 
-    // An admin of Acme: members and domains, with the form to add a domain.
+    // An admin of Acme: members, domains and the session policy, with the forms to change them.
     let admin = s.signed_in("admin", "admin@acme.test").await;
     admin.click_link("Open the widgets").await;
     admin.wait_path("/ui/organization/members").await;
@@ -102,24 +104,37 @@ async fn each_role_sees_and_opens_the_widgets_it_may_and_no_others() {
     let links = nav_links(&admin).await;
     assert_eq!(
         labels(&links),
-        [("Organization", "Members"), ("Organization", "Domains")],
+        [
+            ("Organization", "Members"),
+            ("Organization", "Domains"),
+            ("Organization", "Session policy"),
+            ("Account", "Security"),
+        ],
         "admin's navigation"
     );
     open_each(&admin, &links).await;
+    admin.goto("/ui/organization/domains").await;
     assert!(admin.text().await.contains("Add domain"), "admins may add");
     admin.close().await;
 
-    // A member of Acme: the same widgets (the member role reads settings), but nothing to change.
+    // A member of Acme: members and domains (the member role reads settings) with nothing to
+    // change, and no session policy (sk_org_session_policy_read is an admin's).
     let member = s.signed_in("member", "member@acme.test").await;
     member.goto("/ui/").await;
     member.wait_path("/ui/organization/members").await;
     let links = nav_links(&member).await;
     assert_eq!(
         labels(&links),
-        [("Organization", "Members"), ("Organization", "Domains")],
+        [
+            ("Organization", "Members"),
+            ("Organization", "Domains"),
+            ("Account", "Security"),
+        ],
         "member's navigation"
     );
     open_each(&member, &links).await;
+    member.goto("/ui/organization/domains").await;
+    member.wait_text("Joining by domain").await;
     let forms = member
         .script(
             "return document.querySelectorAll('main form[method=post], main [formaction]').length;",
@@ -128,20 +143,32 @@ async fn each_role_sees_and_opens_the_widgets_it_may_and_no_others() {
         .await;
     assert_eq!(forms, 0, "a member sees no form that changes domains");
     assert!(!member.text().await.contains("Add domain"));
+    refused(
+        &member,
+        "/ui/organization/session-policy",
+        "session-policy-refused",
+    )
+    .await;
     member.close().await;
 
-    // An admin of Globex, which has not enabled domain verification: no link, and a 403 page.
+    // An admin of Globex, which has enabled neither feature: no links, and 403 pages.
     let globex = s.signed_in("globex", "admin@globex.test").await;
     globex.goto("/ui/").await;
     globex.wait_path("/ui/organization/members").await;
     let links = nav_links(&globex).await;
     assert_eq!(
         labels(&links),
-        [("Organization", "Members")],
-        "no domains link without the feature"
+        [("Organization", "Members"), ("Account", "Security")],
+        "no domains or session policy links without the features"
     );
     open_each(&globex, &links).await;
     refused(&globex, "/ui/organization/domains", "domains-refused").await;
+    refused(
+        &globex,
+        "/ui/organization/session-policy",
+        "session-policy-refused",
+    )
+    .await;
     assert!(
         !globex.text().await.contains("admin@acme.test"),
         "Globex sees only its own members"
