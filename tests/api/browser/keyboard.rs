@@ -121,9 +121,11 @@ async fn every_form_works_by_keyboard_alone_and_every_input_has_a_label() {
         return;
     };
     let acme = app.org_id("Acme").await;
-    db::orgs::set_feature(app.conn(), &acme, Feature::DomainVerification, true)
-        .await
-        .expect("enable domains");
+    for feature in [Feature::DomainVerification, Feature::SessionPolicy] {
+        db::orgs::set_feature(app.conn(), &acme, feature, true)
+            .await
+            .expect("enable the feature");
+    }
     let Some(s) = Scenario::start("keyboard", app, 1).await else {
         return;
     };
@@ -277,6 +279,62 @@ async fn every_form_works_by_keyboard_alone_and_every_input_has_a_label() {
     activate(&admin, "Delete keyboard.test").await;
     admin.wait_text("No domains yet.").await;
     screen(&admin, "domain-deleted").await;
+
+    // Session policy: an absolute timeout, the idle timeout turned on with its minutes.
+    activate(&admin, "Session policy").await;
+    admin.wait_path("/ui/organization/session-policy").await;
+    admin.wait_text("Save policy").await;
+    screen(&admin, "session-policy").await;
+    type_into(&admin, "Absolute timeout (minutes)", "480").await;
+    tab_to_field(&admin, "Idle timeout").await;
+    admin.press(&[Key::Down]).await;
+    let idle = admin
+        .script("return document.activeElement.value;", vec![])
+        .await;
+    assert_eq!(idle, "on", "the arrow key turned the idle timeout on");
+    type_into(&admin, "Idle minutes", "30").await;
+    admin.press(&[Key::Enter]).await;
+    admin
+        .wait_script(
+            "the policy in effect to show the new limits",
+            r#"const r = document.querySelector("tr[data-policy=override]");
+               return !!r && r.innerText.includes("8 hours") && r.innerText.includes("30 minutes");"#,
+            vec![],
+        )
+        .await;
+    screen(&admin, "session-policy-saved").await;
+
+    // Security: sign out one other session, then all the others (signed in elsewhere over HTTP).
+    for _ in 0..3 {
+        s.app
+            .browser()
+            .sign_in_via_demo("admin@acme.test", PASSWORD)
+            .await;
+    }
+    activate(&admin, "Security").await;
+    admin.wait_path("/ui/security").await;
+    admin.wait_text("Where you are signed in").await;
+    screen(&admin, "security").await;
+    let sessions = || async {
+        admin
+            .script(
+                "return document.querySelectorAll('[data-live-list=sessions] li.session').length;",
+                vec![],
+            )
+            .await
+    };
+    assert_eq!(sessions().await, 4, "this browser and three others");
+    activate(&admin, "Sign out this session").await;
+    admin
+        .wait_until("one session fewer", || async { sessions().await == 3 })
+        .await;
+    screen(&admin, "session-signed-out").await;
+    activate(&admin, "Sign out all other sessions").await;
+    admin
+        .wait_until("only this device left", || async { sessions().await == 1 })
+        .await;
+    assert!(admin.text().await.contains("This device"));
+    screen(&admin, "other-sessions-signed-out").await;
 
     // Sign out: the link, then the confirmation's button.
     activate(&admin, "Sign out").await;
