@@ -19,7 +19,7 @@ const MAIL_DEADLINE: Duration = Duration::from_secs(30);
 
 /// Every visible form control on the page has a label with text (`<label>`, `aria-label` or
 /// `aria-labelledby`), and every button says what it does.
-async fn assert_labelled(browser: &Browser, screen: &str) {
+pub(super) async fn assert_labelled(browser: &Browser, screen: &str) {
     let unlabelled = browser
         .script(
             r#"const bad = [];
@@ -51,13 +51,13 @@ async fn assert_labelled(browser: &Browser, screen: &str) {
 }
 
 /// A screen reached: its controls are labelled, and it is saved.
-async fn screen(browser: &Browser, name: &str) {
+pub(super) async fn screen(browser: &Browser, name: &str) {
     assert_labelled(browser, name).await;
     browser.screenshot(name).await;
 }
 
 /// Tabs to the field labelled `label`.
-async fn tab_to_field(browser: &Browser, label: &str) {
+pub(super) async fn tab_to_field(browser: &Browser, label: &str) {
     browser
         .tab_to(&format!("the field {label:?}"), TABS, |f| {
             f["label"] == label
@@ -66,7 +66,7 @@ async fn tab_to_field(browser: &Browser, label: &str) {
 }
 
 /// Tabs to the link or button reading `text`.
-async fn tab_to_control(browser: &Browser, text: &str) {
+pub(super) async fn tab_to_control(browser: &Browser, text: &str) {
     browser
         .tab_to(&format!("{text:?}"), TABS, |f| {
             f["text"] == text && (f["tag"] == "a" || f["tag"] == "button")
@@ -75,13 +75,13 @@ async fn tab_to_control(browser: &Browser, text: &str) {
 }
 
 /// Tabs to the link or button reading `text` and presses Enter on it.
-async fn activate(browser: &Browser, text: &str) {
+pub(super) async fn activate(browser: &Browser, text: &str) {
     tab_to_control(browser, text).await;
     browser.press(&[Key::Enter]).await;
 }
 
 /// Tabs to the field labelled `label` and types `text` into it.
-async fn type_into(browser: &Browser, label: &str, text: &str) {
+pub(super) async fn type_into(browser: &Browser, label: &str, text: &str) {
     tab_to_field(browser, label).await;
     browser.type_text(text).await;
 }

@@ -541,6 +541,20 @@ impl Browser {
             .unwrap_or_else(|e| panic!("[{}] press {keys:?}: {e}", self.context));
     }
 
+    /// Selects everything in the focused field (Control+A), so what is typed next replaces it.
+    pub async fn select_all(&self) {
+        let control: char = Key::Control.into();
+        let actions = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: control })
+            .then(KeyAction::Down { value: 'a' })
+            .then(KeyAction::Up { value: 'a' })
+            .then(KeyAction::Up { value: control });
+        self.client
+            .perform_actions(actions)
+            .await
+            .unwrap_or_else(|e| panic!("[{}] select all: {e}", self.context));
+    }
+
     /// Types `text` through the keyboard into whatever has focus.
     pub async fn type_text(&self, text: &str) {
         let mut actions = KeyActions::new("keyboard".into());

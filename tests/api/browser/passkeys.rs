@@ -6,7 +6,9 @@
 //! URL is `http://localhost:<port>`.
 
 use super::Scenario;
+use super::keyboard::{activate, screen, tab_to_field};
 use crate::helpers::{Backend, TestApp};
+use fantoccini::key::Key;
 use reqwest::Method;
 use serde_json::json;
 
@@ -112,5 +114,22 @@ async fn a_passkey_registered_on_the_security_widget_signs_in_on_the_hosted_logi
     browser.wait_text("last used").await;
     assert!(browser.text().await.contains("with passkey"));
     browser.screenshot("security-after").await;
+
+    // Rename and delete it by keyboard alone.
+    tab_to_field(&browser, "Name").await;
+    browser.select_all().await;
+    browser.type_text("Work laptop").await;
+    browser.press(&[Key::Enter]).await;
+    browser
+        .wait_script(
+            "the renamed passkey",
+            "return [...document.querySelectorAll('li.passkey input[name=name]')].some(i => i.value === 'Work laptop');",
+            vec![],
+        )
+        .await;
+    screen(&browser, "passkey-renamed").await;
+    activate(&browser, "Delete").await;
+    browser.wait_text("No passkeys yet.").await;
+    screen(&browser, "passkey-deleted").await;
     browser.close().await;
 }
