@@ -85,6 +85,8 @@ pub enum BenchTarget {
     /// The client side of `bench live`, run by it in a child process.
     #[command(hide = true)]
     LiveClients(crate::bench::live::LiveClients),
+    /// Members widget latency (first page and searches) in a 10,000-member organization.
+    Members(crate::bench::members::MembersBench),
 }
 
 #[derive(Debug, Clone, Copy, Subcommand)]
@@ -139,10 +141,18 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Bench {
             target: BenchTarget::LiveClients(args),
-        } => tokio::runtime::Builder::new_current_thread()
+        } => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
             .enable_all()
             .build()?
             .block_on(crate::bench::live::run_clients(args)),
+        Command::Bench {
+            target: BenchTarget::Members(args),
+        } => {
+            crate::telemetry::init("warn");
+            startup::install_crypto_provider();
+            actix_web::rt::System::new().block_on(crate::bench::members::run(args))
+        }
         Command::Migrate { action, common } => {
             let settings = Settings::load(&Overrides {
                 config_file: common.config,

@@ -15,6 +15,7 @@
 //! | `log`             | `PORTAL_LOG`                                 | `info,sqlx=warn`             |
 //! | `smtp_url`        | `PORTAL_SMTP_URL`                            | none: mail is written as `.eml` under `<data_dir>/mail/` |
 //! | `mail_from`       | `PORTAL_MAIL_FROM`                           | `Portal <portal@localhost>`  |
+//! | `custom_domains`  | `PORTAL_CUSTOM_DOMAINS` (host names, comma-separated) | none: any host is served |
 //! | `encryption_key`  | `PORTAL_ENCRYPTION_KEY` (base64, 32 bytes)   | generated into the database  |
 //! | `webhooks.allow_hosts` | `PORTAL_WEBHOOK_ALLOW_HOSTS` (hosts, IPs, CIDRs, comma-separated) | none |
 //! | `webhooks.concurrency` | `PORTAL_WEBHOOK_CONCURRENCY`            | `16` attempts in flight per node |
@@ -63,6 +64,9 @@ pub struct Settings {
     /// Base64 of 32 bytes: the key that seals stored secrets (webhook signing secrets). Unset: one is
     /// generated once and kept in the database.
     pub encryption_key: Option<String>,
+    /// Host names besides the public URL's that Portal answers on, each with its own URLs (issuer,
+    /// links) on that host and the public URL's scheme. Set: requests for any other host are refused.
+    pub custom_domains: Vec<String>,
     pub webhooks: WebhookSettings,
     pub dns: DnsSettings,
     pub sessions: SessionSettings,
@@ -172,6 +176,7 @@ impl Default for Settings {
             smtp_url: None,
             mail_from: "Portal <portal@localhost>".into(),
             encryption_key: None,
+            custom_domains: Vec::new(),
             webhooks: WebhookSettings::default(),
             dns: DnsSettings::default(),
             sessions: SessionSettings::default(),
@@ -256,6 +261,14 @@ impl Settings {
         if let Some(v) = set("PORTAL_MAIL_FROM") {
             self.mail_from = v;
         }
+        if let Some(v) = set("PORTAL_CUSTOM_DOMAINS") {
+            self.custom_domains = v
+                .split(',')
+                .map(str::trim)
+                .filter(|h| !h.is_empty())
+                .map(str::to_string)
+                .collect();
+        }
         if let Some(v) = set("PORTAL_ENCRYPTION_KEY") {
             self.encryption_key = Some(v);
         }
@@ -293,6 +306,13 @@ impl Settings {
 
     pub fn validate(&self) -> anyhow::Result<()> {
         self.listen_addr()?;
+        for host in &self.custom_domains {
+            let parsed = crate::domain::DomainName::parse(host)
+                .map_err(|e| anyhow::anyhow!("PORTAL_CUSTOM_DOMAINS {host:?}: {e}"))?;
+            if parsed.as_str() != host {
+                bail!("PORTAL_CUSTOM_DOMAINS {host:?}: write it as {parsed}");
+            }
+        }
         if let Some(url) = &self.public_url {
             let parsed = Url::parse(url)
                 .with_context(|| format!("PORTAL_PUBLIC_URL {url:?} is not a URL"))?;

@@ -4,7 +4,7 @@
 use crate::config::Settings;
 use crate::crypto::{self, Passwords};
 use crate::db::{self, Db};
-use crate::domain::{EmailAddress, RoleName};
+use crate::domain::{EmailAddress, Feature, RoleName};
 use anyhow::Context;
 use url::Url;
 
@@ -74,14 +74,20 @@ pub async fn seed(
         let org = match db::orgs::find_by_external_id(conn, external_id).await? {
             Some(org) => org,
             None => {
-                db::orgs::create(
+                let org = db::orgs::create(
                     conn,
                     db::orgs::NewOrganization {
                         name,
                         external_id: Some(external_id),
                     },
                 )
-                .await?
+                .await?;
+                // The demo shows the widgets that work without an identity provider of the
+                // integrator's; features set later through the API are kept on the next start.
+                for feature in [Feature::DomainVerification, Feature::SessionPolicy] {
+                    db::orgs::set_feature(conn, &org.id, feature, true).await?;
+                }
+                org
             }
         };
         org_ids.push((external_id, org.id));

@@ -269,6 +269,7 @@ pub fn frames_for(event: &Event) -> Vec<Frame> {
         crate::sessions::SESSION_CREATED | crate::sessions::USER_LOGOUT => {
             sessions::frames(event).into_iter().collect()
         }
+        "organization.updated" => settings_replaced(event).into_iter().collect(),
         _ => Vec::new(),
     }
 }
@@ -297,6 +298,36 @@ fn member_upsert(event: &Event) -> Option<Frame> {
                 html: Some(html),
             })
         }),
+    })
+}
+
+/// The settings summary readers see, replaced when the organization changes. Managers' pages hold
+/// a form instead (no element with that id), so what they are typing is never overwritten.
+fn settings_replaced(event: &Event) -> Option<Frame> {
+    let org: crate::wire::OrganizationJson =
+        serde_json::from_value(event.data.get("organization")?.clone()).ok()?;
+    let html = views::settings::summary(
+        &org.name,
+        org.logo_url.as_deref().unwrap_or(""),
+        &org.allowed_email_domains.join("\n"),
+    )
+    .into_string();
+    let json = to_json(&Wire {
+        seq: event.seq,
+        event_type: &event.event_type,
+        op: "replace",
+        list: None,
+        target: Some(views::settings::SUMMARY_ID.into()),
+        html: Some(html),
+    });
+    Some(Frame {
+        seq: event.seq,
+        org_id: Some(org.id),
+        user_id: None,
+        widget: Some(Widget::Settings),
+        needs: Some(Permission::OrgSettingsRead),
+        relevant: PermissionSet::default(),
+        render: Arc::new(move |_| json.clone()),
     })
 }
 

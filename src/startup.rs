@@ -174,6 +174,14 @@ impl Application {
             Some(_) => tracing::info!("passkeys enabled"),
             None => tracing::info!("passkeys disabled: the public URL has no domain name"),
         }
+        // Invite mail goes through the mailer; its schedule is in the database, so a pass at start
+        // sends what was due while no node ran.
+        let invites = crate::actors::invite_mailer::InviteMail::start(
+            db.clone(),
+            mailer.clone(),
+            public_url.as_str().to_string(),
+        );
+        tracing::info!("invite mailer started");
 
         let state = AppState {
             db: db.clone(),
@@ -189,6 +197,7 @@ impl Application {
             domains,
             sessions,
             webauthn,
+            invites,
         };
         let demo_app = demo.as_ref().map(|c| {
             web::Data::new(DemoApp {
@@ -201,9 +210,35 @@ impl Application {
         });
         let data = web::Data::new(state.clone());
         let with_demo = demo.is_some();
+        // Custom domains: each host gets the same routes with its own state, whose public URL (the
+        // issuer, every link) is on that host. With any configured, other hosts are refused.
+        let custom_hosts: Vec<(String, web::Data<AppState>)> = settings
+            .custom_domains
+            .iter()
+            .map(|host| {
+                let mut url = public_url.clone();
+                let _ = url.set_host(Some(host));
+                let _ = url.set_port(None);
+                let mut hosted = state.clone();
+                hosted.public_url = url;
+                (host.clone(), web::Data::new(hosted))
+            })
+            .collect();
+        let known_hosts = web::Data::new(handlers::KnownHosts((!custom_hosts.is_empty()).then(
+            || {
+                let mut hosts: Vec<String> = custom_hosts.iter().map(|(h, _)| h.clone()).collect();
+                hosts.push(public_url.host_str().unwrap_or_default().to_string());
+                hosts
+            },
+        )));
+        if !custom_hosts.is_empty() {
+            tracing::info!(hosts = ?settings.custom_domains, "serving custom domains; other hosts are refused");
+        }
+        let public_host = public_url.host_str().unwrap_or_default().to_string();
         let mut server = HttpServer::new(move || {
             let mut app = App::new()
                 .app_data(data.clone())
+                .app_data(known_hosts.clone())
                 .wrap(
                     middleware::DefaultHeaders::new()
                         .add(("X-Content-Type-Options", "nosniff"))
@@ -211,9 +246,25 @@ impl Application {
                         .add(("X-Frame-Options", "DENY"))
                         .add(("Content-Security-Policy", CSP)),
                 )
-                .wrap(middleware::Compress::default())
-                .configure(|cfg| handlers::configure(cfg, with_demo))
-                .default_service(web::to(handlers::not_found));
+                .wrap(middleware::Compress::default());
+            for (host, hosted) in &custom_hosts {
+                app = app.service(
+                    web::scope("")
+                        .guard(actix_web::guard::Host(host))
+                        .app_data(hosted.clone())
+                        .configure(|cfg| handlers::configure(cfg, with_demo)),
+                );
+            }
+            if custom_hosts.is_empty() {
+                app = app.configure(|cfg| handlers::configure(cfg, with_demo));
+            } else {
+                app = app.service(
+                    web::scope("")
+                        .guard(actix_web::guard::Host(&public_host))
+                        .configure(|cfg| handlers::configure(cfg, with_demo)),
+                );
+            }
+            let mut app = app.default_service(web::to(handlers::not_found));
             if let Some(demo_app) = &demo_app {
                 app = app.app_data(demo_app.clone());
             }

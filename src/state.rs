@@ -36,6 +36,8 @@ pub struct AppState {
     pub sessions: crate::sessions::SessionEnder,
     /// The WebAuthn relying party; `None` when the public URL has no domain name.
     pub webauthn: Option<std::sync::Arc<webauthn_rs::Webauthn>>,
+    /// Sends invite mail: wake it after an invite is created or resent.
+    pub invites: crate::actors::invite_mailer::InviteMail,
 }
 
 impl AppState {

@@ -7,11 +7,17 @@ use crate::db::orgs::Organization;
 use crate::db::users::User;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct OrganizationJson {
     pub id: String,
     pub name: String,
     pub external_id: Option<String>,
+    #[serde(default)]
+    pub logo_url: Option<String>,
+    #[serde(default)]
+    pub allowed_email_domains: Vec<String>,
+    #[serde(default)]
+    pub max_users: Option<i32>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -22,13 +28,16 @@ impl From<&Organization> for OrganizationJson {
             id: o.id.clone(),
             name: o.name.clone(),
             external_id: o.external_id.clone(),
+            logo_url: o.logo_url.clone(),
+            allowed_email_domains: crate::db::orgs::allowed_email_domains(o),
+            max_users: o.max_users,
             created_at: rfc3339(o.created_at),
             updated_at: rfc3339(o.updated_at),
         }
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct UserJson {
     pub id: String,
     pub email: String,
@@ -55,7 +64,7 @@ impl From<&User> for UserJson {
 
 /// A role as a membership carries it. `permissions` travel with membership events so every node's
 /// hub can re-authorize open sockets from the event alone.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct RoleRef {
     pub name: String,
     pub display_name: String,
@@ -63,7 +72,7 @@ pub struct RoleRef {
     pub permissions: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct MembershipJson {
     pub id: String,
     pub organization_id: String,
@@ -75,7 +84,7 @@ pub struct MembershipJson {
 }
 
 /// The user as a membership shows them.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct MemberUser {
     pub id: String,
     pub email: String,
@@ -83,7 +92,7 @@ pub struct MemberUser {
 }
 
 /// Payload of `user.organization_membership_*` events, and a member in the API.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct MembershipEvent {
     pub membership: MembershipJson,
     pub user: MemberUser,
@@ -115,7 +124,7 @@ impl MembershipEvent {
 }
 
 /// A page of a cursor-paginated list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub data: Vec<T>,
     /// Pass as `after` to get the next page; absent on the last page.
@@ -124,5 +133,7 @@ pub struct Page<T> {
 }
 
 pub mod domains;
+pub mod invites;
+pub mod roles;
 pub mod sessions;
 pub mod webhooks;

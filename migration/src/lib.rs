@@ -14,6 +14,7 @@ mod m20261203_000001_create_schema;
 mod m20261203_000002_add_token_indexes;
 mod m20261203_000004_extend_webhooks;
 mod m20261203_000006_extend_domains;
+mod m20261203_000007_add_member_indexes;
 mod m20261203_000008_add_session_tables;
 
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000002_add_token_indexes::Migration),
             Box::new(m20261203_000004_extend_webhooks::Migration),
             Box::new(m20261203_000006_extend_domains::Migration),
+            Box::new(m20261203_000007_add_member_indexes::Migration),
             Box::new(m20261203_000008_add_session_tables::Migration),
         ]
     }

@@ -5,6 +5,7 @@ pub mod backchannel_dispatcher;
 pub mod domain_verifier;
 pub mod event_hub;
 pub mod event_stream;
+pub mod invite_mailer;
 pub mod key_manager;
 pub mod mailer;
 pub mod org;

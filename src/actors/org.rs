@@ -8,16 +8,20 @@
 //! is the state, the actor is the lock and the place the rules live.
 
 mod domains;
+mod invites;
 mod members;
 mod session_policy;
+mod settings;
 
 pub use domains::{
     AddDomain, DeleteDomain, DomainAdded, MarkVerified, RecordCheck, SetDomainJoinPolicy,
 };
+pub use invites::{AcceptInvite, Accepted, CreateInvites, NewAccount, ResendInvite, RevokeInvite};
 pub use members::{
     ChangeRole, EVENT_MEMBERSHIP_DELETED, EVENT_MEMBERSHIP_UPDATED, MemberChanged, RemoveMember,
 };
 pub use session_policy::{PolicyChanged, SetSessionPolicy};
+pub use settings::{DeleteOrganization, SetFeatures, UpdateSettings, organization_payload};
 
 use super::outbox_relay::OutboxSignal;
 use crate::db::events::{self, NewEvent};
@@ -82,6 +86,14 @@ pub enum OrgError {
     UnknownRole(String),
     #[error("{0}")]
     Conflict(String),
+    /// The seat limit (`max_users`) would be passed.
+    #[error("{0}")]
+    SeatLimit(String),
+    #[error("invite not found")]
+    InviteNotFound,
+    /// An invite that cannot be accepted (expired), with what to do.
+    #[error("{0}")]
+    InviteUnusable(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -171,6 +183,30 @@ async fn add_member(
             created: false,
         });
     }
+    // Someone still invited who is added directly: the invite is fulfilled, the row turns active.
+    let was_invited = db::members::find(&tx, org_id, &user.id)
+        .await?
+        .is_some_and(|m| m.status == db::members::INVITED);
+    if was_invited
+        && let Some(invite) =
+            db::invites::find_pending_for_email(&tx, org_id, msg.email.as_str()).await?
+    {
+        let invite = db::invites::set_status(&tx, &invite.id, db::invites::ACCEPTED).await?;
+        new_events.push(NewEvent {
+            event_type: "user.organization_invitation",
+            organization_id: Some(org_id.into()),
+            user_id: Some(user.id.clone()),
+            data: serde_json::to_value(crate::wire::invites::InvitationEvent {
+                status: "accepted".into(),
+                invitation: crate::wire::invites::InviteJson::new(
+                    &invite,
+                    role_name,
+                    crate::db::now_ms(),
+                ),
+            })
+            .map_err(anyhow::Error::from)?,
+        });
+    }
     let membership =
         db::members::upsert(&tx, org_id, &user.id, &role.id, db::members::ACTIVE).await?;
     let row = db::members::row(&tx, &membership.id)
@@ -178,7 +214,11 @@ async fn add_member(
         .ok_or_else(|| anyhow::anyhow!("membership {} vanished", membership.id))?;
     let member = MembershipEvent::new(&row, db::roles::permissions_of(&tx, &role.id).await?);
     new_events.push(NewEvent {
-        event_type: "user.organization_membership_created",
+        event_type: if was_invited {
+            "user.organization_membership_updated"
+        } else {
+            "user.organization_membership_created"
+        },
         organization_id: Some(org_id.into()),
         user_id: Some(user.id.clone()),
         data: serde_json::to_value(&member).map_err(anyhow::Error::from)?,

@@ -60,22 +60,29 @@ async fn listen(url: String, relay: Recipient<Wake>) {
         );
         // Anything committed while not listening is read now.
         relay.do_send(Wake { seq: None });
-        while relay.connected() {
+        let failed = loop {
+            if !relay.connected() {
+                return;
+            }
             match listener.try_recv().await {
                 Ok(Some(note)) => relay.do_send(Wake {
                     seq: note.payload().trim().parse().ok(),
                 }),
-                // The connection was lost; the next `try_recv` reconnects and re-listens.
+                // The connection was lost. Reconnect here rather than in the next `try_recv`, so
+                // the catch-up wake-up above is always sent once LISTEN is in place again.
                 Ok(None) => {
                     tracing::info!("notification connection lost; reconnecting");
-                    relay.do_send(Wake { seq: None });
+                    break false;
                 }
                 Err(err) => {
                     tracing::warn!(error = %err, "notification connection failed; reconnecting");
-                    break;
+                    break true;
                 }
             }
+        };
+        drop(listener);
+        if failed {
+            tokio::time::sleep(RETRY).await;
         }
-        tokio::time::sleep(RETRY).await;
     }
 }

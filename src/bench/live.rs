@@ -5,7 +5,9 @@
 //! SQLite database (or `--database-url`); the N clients run in a child process (`portal bench
 //! live-clients`, the same binary), because a process may hold 20,000 files here and both ends of
 //! 10,000 sockets would need more. Both raise their open-file soft limit to the hard limit. All
-//! sockets are one admin's members page, so the hub renders each frame once.
+//! sockets are one admin's members page, so the hub renders each frame once. The server has
+//! `--workers` HTTP workers (default one per core, as `portal serve`); the clients read on two
+//! threads.
 //!
 //! Phases, in one run: (1) outbox path, single events: commit one membership event, wait until
 //! every socket has it, repeat; (2) outbox path, a burst of events committed back to back
@@ -40,6 +42,9 @@ pub struct LiveBench {
     /// A PostgreSQL (or SQLite) URL; unset: a scratch SQLite file.
     #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
+    /// HTTP worker threads of the server (the sockets are spread over them); 0: one per core.
+    #[arg(long, default_value_t = 0)]
+    pub workers: usize,
 }
 
 /// The client side, run by `portal bench live` in a child process.
@@ -206,7 +211,7 @@ pub async fn run(b: LiveBench) -> anyhow::Result<()> {
         data_dir: dir.clone(),
         database_url: b.database_url.clone(),
         demo: true,
-        workers: 1,
+        workers: b.workers,
         ..Settings::default()
     };
     let backend = if settings.effective_database_url().starts_with("postgres") {
@@ -390,8 +395,12 @@ pub async fn run(b: LiveBench) -> anyhow::Result<()> {
     handle.stop(false).await;
     let _ = std::fs::remove_dir_all(&dir);
 
+    let workers = match b.workers {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
     println!(
-        "portal bench live: {} sockets ({backend}, fd limit {limit}); opened in {open_secs:.1} s",
+        "portal bench live: {} sockets ({backend}, {workers} HTTP workers, fd limit {limit}); opened in {open_secs:.1} s",
         b.sockets
     );
     println!(

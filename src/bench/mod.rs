@@ -3,4 +3,5 @@
 
 pub mod auth;
 pub mod live;
+pub mod members;
 pub mod webhooks;

@@ -116,3 +116,27 @@ pub async fn set_token_lifetimes(db: &impl Conn, t: TokenLifetimes) -> anyhow::R
         .context("failed to update token lifetimes")?;
     Ok(())
 }
+
+/// Changes the environment's branding; fields left `None` keep their value.
+pub async fn update_branding(
+    db: &impl Conn,
+    change: crate::manage::BrandingUpdate,
+) -> anyhow::Result<Environment> {
+    use sea_orm::ActiveValue::NotSet;
+    fn keep<T: Into<sea_orm::Value>>(v: Option<T>) -> sea_orm::ActiveValue<T> {
+        v.map(Set).unwrap_or(NotSet)
+    }
+    let row = environment::ActiveModel {
+        id: Set(DEFAULT_ENVIRONMENT.into()),
+        name: keep(change.name),
+        logo_url: keep(change.logo_url),
+        favicon_url: keep(change.favicon_url),
+        primary_color: keep(change.primary_color),
+        updated_at: Set(now_ms()),
+        ..Default::default()
+    };
+    environment::Entity::update(row)
+        .exec(db)
+        .await
+        .context("failed to update the branding")
+}

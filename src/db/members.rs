@@ -213,6 +213,63 @@ pub async fn update(
         .context("failed to update membership")
 }
 
+/// Active members of an organization (the seats in use).
+pub async fn count_active(db: &impl Conn, org_id: &str) -> anyhow::Result<u64> {
+    use sea_orm::PaginatorTrait;
+    membership::Entity::find()
+        .filter(membership::Column::OrganizationId.eq(org_id))
+        .filter(membership::Column::Status.eq(ACTIVE))
+        .count(db)
+        .await
+        .context("failed to count members")
+}
+
+/// Members (active and invited) of an organization matching `search`, for the page's count.
+pub async fn count(db: &impl Conn, org_id: &str, search: Option<&str>) -> anyhow::Result<u64> {
+    let mut query = Query::select()
+        .expr(Expr::col(("m", "id")).count())
+        .from_as("memberships", Alias::new("m"))
+        .join_as(
+            JoinType::InnerJoin,
+            "users",
+            Alias::new("u"),
+            Expr::col(("u", "id")).equals(("m", "user_id")),
+        )
+        .and_where(Expr::col(("m", "organization_id")).eq(org_id))
+        .and_where(Expr::col(("m", "status")).is_in([ACTIVE, INVITED]))
+        .to_owned();
+    if let Some(term) = search.map(str::trim).filter(|t| !t.is_empty()) {
+        let pattern = format!("%{}%", escape_like(&term.to_lowercase()));
+        query.and_where(
+            Expr::expr(Func::lower(Expr::col(("u", "name"))))
+                .like(LikeExpr::new(pattern.clone()).escape('\\'))
+                .or(Expr::col(("u", "email")).like(LikeExpr::new(pattern).escape('\\'))),
+        );
+    }
+    let stmt = db.get_database_backend().build(&query);
+    let row = db
+        .query_one_raw(stmt)
+        .await
+        .context("failed to count members")?;
+    Ok(row
+        .and_then(|r| r.try_get_by_index::<i64>(0).ok())
+        .map_or(0, |n| u64::try_from(n).unwrap_or(0)))
+}
+
+/// Sets a membership's status (e.g. an invite accepted or revoked).
+pub async fn set_status(db: &impl Conn, id: &str, status: &str) -> anyhow::Result<Membership> {
+    let row = membership::ActiveModel {
+        id: Set(id.into()),
+        status: Set(status.into()),
+        updated_at: Set(now_ms()),
+        ..Default::default()
+    };
+    membership::Entity::update(row)
+        .exec(db)
+        .await
+        .context("failed to update membership")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

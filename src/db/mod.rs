@@ -7,6 +7,7 @@ pub mod domains;
 pub mod entities;
 pub mod environment;
 pub mod events;
+pub mod invites;
 pub mod keys;
 pub mod members;
 pub mod oauth;

@@ -18,6 +18,8 @@ pub const SIGN_IN: &str = "sign_in";
 pub const VERIFY_EMAIL: &str = "verify_email";
 /// A password reset link.
 pub const PASSWORD_RESET: &str = "password_reset";
+/// The code that confirms a new address for an existing account (`user_id` set).
+pub const EMAIL_CHANGE: &str = "email_change";
 
 /// The hash stored for `code` in row `id`.
 pub fn code_hash(id: &str, code: &str) -> String {

@@ -150,3 +150,56 @@ pub async fn set_session_policy(
         .await
         .context("failed to store the session policy")
 }
+
+/// What an organization's settings form or the API may change; `None` keeps a value.
+#[derive(Debug, Default, Clone)]
+pub struct OrganizationUpdate {
+    pub name: Option<String>,
+    pub external_id: Option<Option<String>>,
+    pub logo_url: Option<Option<String>>,
+    /// JSON list of lower-cased ASCII domains.
+    pub allowed_email_domains: Option<Vec<String>>,
+    pub max_users: Option<Option<i32>>,
+}
+
+pub async fn update(
+    db: &impl Conn,
+    id: &str,
+    change: OrganizationUpdate,
+) -> anyhow::Result<Organization> {
+    use sea_orm::ActiveValue::NotSet;
+    fn set_or_keep<T: Into<sea_orm::Value>>(v: Option<T>) -> sea_orm::ActiveValue<T> {
+        v.map(Set).unwrap_or(NotSet)
+    }
+    let row = organization::ActiveModel {
+        id: Set(id.into()),
+        name: set_or_keep(change.name),
+        external_id: set_or_keep(change.external_id),
+        logo_url: set_or_keep(change.logo_url),
+        allowed_email_domains: set_or_keep(
+            change
+                .allowed_email_domains
+                .map(|d| serde_json::to_string(&d).unwrap_or_else(|_| "[]".into())),
+        ),
+        max_users: set_or_keep(change.max_users),
+        updated_at: Set(now_ms()),
+        ..Default::default()
+    };
+    organization::Entity::update(row)
+        .exec(db)
+        .await
+        .context("failed to update organization")
+}
+
+pub async fn delete(db: &impl Conn, id: &str) -> anyhow::Result<()> {
+    organization::Entity::delete_by_id(id)
+        .exec(db)
+        .await
+        .context("failed to delete organization")?;
+    Ok(())
+}
+
+/// The allowed email domains stored on an organization.
+pub fn allowed_email_domains(org: &Organization) -> Vec<String> {
+    serde_json::from_str(&org.allowed_email_domains).unwrap_or_default()
+}

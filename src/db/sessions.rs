@@ -268,3 +268,17 @@ pub async fn revoke(db: &impl Conn, session_id: &str, reason: &str) -> anyhow::R
         .context("failed to revoke session")?;
     Ok(res.rows_affected == 1)
 }
+
+/// Sessions in an organization that is going away keep their user but lose the organization.
+pub async fn clear_organization(db: &impl Conn, org_id: &str) -> anyhow::Result<()> {
+    session::Entity::update_many()
+        .col_expr(
+            session::Column::OrganizationId,
+            sea_orm::sea_query::Expr::value(Option::<String>::None),
+        )
+        .filter(session::Column::OrganizationId.eq(org_id))
+        .exec(db)
+        .await
+        .context("failed to detach sessions from the organization")?;
+    Ok(())
+}

@@ -117,6 +117,56 @@ pub fn split_name(name: &str) -> (Option<String>, Option<String>) {
     }
 }
 
+/// The user with a stored (already lower-cased) address.
+pub async fn find_by_email_str(db: &impl Conn, email: &str) -> anyhow::Result<Option<User>> {
+    user::Entity::find()
+        .filter(user::Column::EnvironmentId.eq(DEFAULT_ENVIRONMENT))
+        .filter(user::Column::Email.eq(email))
+        .one(db)
+        .await
+        .context("failed to load user")
+}
+
+/// Sets the display name and the given/family names derived from it.
+pub async fn update_name(db: &impl Conn, user_id: &str, name: &str) -> anyhow::Result<User> {
+    let (given, family) = split_name(name);
+    let row = user::ActiveModel {
+        id: Set(user_id.into()),
+        name: Set(name.into()),
+        given_name: Set(given),
+        family_name: Set(family),
+        updated_at: Set(now_ms()),
+        ..Default::default()
+    };
+    user::Entity::update(row)
+        .exec(db)
+        .await
+        .context("failed to update the name")
+}
+
+/// Changes the address (already confirmed by a code sent to it). A taken address is a unique
+/// violation for the caller.
+pub async fn update_email(
+    db: &impl Conn,
+    user_id: &str,
+    email: &EmailAddress,
+) -> Result<User, sea_orm::DbErr> {
+    let row = user::ActiveModel {
+        id: Set(user_id.into()),
+        email: Set(email.as_str().into()),
+        email_verified: Set(true),
+        updated_at: Set(now_ms()),
+        ..Default::default()
+    };
+    user::Entity::update(row).exec(db).await
+}
+
+/// Whether someone can already sign in as this user (a password, or a verified address that
+/// receives codes). Invited addresses start without either.
+pub fn has_account(user: &User) -> bool {
+    user.password_hash.is_some() || user.email_verified
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

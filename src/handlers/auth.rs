@@ -5,6 +5,7 @@
 
 mod code;
 pub(crate) use passkey::{csrf_header_ok, json_error, passkey_error};
+mod invite;
 mod join;
 mod organization;
 mod passkey;
@@ -32,7 +33,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(reset::configure)
         .configure(organization::configure)
         .configure(join::configure)
-        .configure(passkey::configure);
+        .configure(passkey::configure)
+        .configure(invite::configure);
 }
 
 /// The message of a form refused for a missing or wrong CSRF token.

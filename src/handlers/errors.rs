@@ -122,11 +122,26 @@ impl From<OrgError> for ApiError {
                 "An organization must keep at least one active admin: make another member an admin first.".into(),
             ),
             OrgError::InvalidDomain(message) => ApiError::field("domain", message),
-            OrgError::Conflict(message) => ApiError::Conflict(message),
+            OrgError::Conflict(message)
+            | OrgError::SeatLimit(message)
+            | OrgError::InviteUnusable(message) => ApiError::Conflict(message),
+            OrgError::InviteNotFound => ApiError::NotFound("invite"),
             OrgError::UnknownRole(role) => {
                 ApiError::field("role", format!("Role \"{role}\" does not exist."))
             }
             OrgError::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl From<crate::manage::Refused> for ApiError {
+    fn from(err: crate::manage::Refused) -> Self {
+        use crate::manage::Refused;
+        match err {
+            Refused::NotFound(what) => ApiError::NotFound(what),
+            Refused::Conflict(message) => ApiError::Conflict(message),
+            Refused::Invalid { field, message } => ApiError::field(field, message),
+            Refused::Internal(e) => ApiError::Internal(e),
         }
     }
 }

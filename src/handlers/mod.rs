@@ -95,8 +95,30 @@ pub fn see_other(location: &str) -> HttpResponse {
         .finish()
 }
 
-/// The answer for any path no route claims.
+/// The hosts Portal answers on, when custom domains are configured (`None`: any host).
+pub struct KnownHosts(pub Option<Vec<String>>);
+
+/// The answer for any path no route claims, and for hosts Portal does not serve (421: the request
+/// reached a server that is not the one for that host).
 pub async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, actix_web::Error> {
+    if let Some(Some(hosts)) = req
+        .app_data::<web::Data<KnownHosts>>()
+        .map(|k| k.0.as_ref())
+    {
+        let host = req.connection_info().host().to_string();
+        let name = host.rsplit_once(':').map_or(host.as_str(), |(h, p)| {
+            if p.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                host.as_str()
+            }
+        });
+        if !hosts.iter().any(|h| h.eq_ignore_ascii_case(name)) {
+            return Ok(HttpResponse::MisdirectedRequest()
+                .content_type("text/plain; charset=utf-8")
+                .body("Portal does not serve this host."));
+        }
+    }
     if req.path().starts_with("/api/") {
         Err(ApiError::NotFound("resource").into())
     } else {

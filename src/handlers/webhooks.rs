@@ -98,7 +98,8 @@ fn paginate<T, J>(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = WebhookEndpoint)]
 #[serde(deny_unknown_fields)]
 struct EndpointBody {
     url: Option<String>,
@@ -110,6 +111,14 @@ struct EndpointBody {
 /// Creates an endpoint and returns it with its secret (shown this once). Any management client.
 /// With an `Idempotency-Key` header, repeating the same request returns the same endpoint (200)
 /// instead of creating another (201); reusing a key for a different request is a 409.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks",
+    tag = "webhooks",
+    request_body = EndpointBody,
+    responses((status = 201, description = "Created"), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 409, description = "Conflict", body = crate::handlers::api::openapi::ErrorDoc), (status = 422, description = "Invalid input", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[post("/api/v1/webhooks")]
 async fn create_endpoint(
     _client: ApiClient,
@@ -168,6 +177,13 @@ struct ListQuery {
 }
 
 /// Lists endpoints, oldest first, with cursor pagination. Any management client.
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhooks",
+    tag = "webhooks",
+    responses((status = 200, description = "OK"), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[get("/api/v1/webhooks")]
 async fn list_endpoints(
     _client: ApiClient,
@@ -185,6 +201,14 @@ async fn list_endpoints(
 }
 
 /// One endpoint (never its secret). Any management client.
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhooks/{id}",
+    tag = "webhooks",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "OK"), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 404, description = "Not found", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[get("/api/v1/webhooks/{id}")]
 async fn get_endpoint(
     _client: ApiClient,
@@ -198,6 +222,15 @@ async fn get_endpoint(
 }
 
 /// Changes the URL, description, event types or enabled flag. Any management client.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/webhooks/{id}",
+    tag = "webhooks",
+    params(("id" = String, Path)),
+    request_body = EndpointBody,
+    responses((status = 200, description = "OK"), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 404, description = "Not found", body = crate::handlers::api::openapi::ErrorDoc), (status = 409, description = "Conflict", body = crate::handlers::api::openapi::ErrorDoc), (status = 422, description = "Invalid input", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[patch("/api/v1/webhooks/{id}")]
 async fn update_endpoint(
     _client: ApiClient,
@@ -221,6 +254,14 @@ async fn update_endpoint(
 }
 
 /// Deletes an endpoint with its delivery log. Any management client.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/webhooks/{id}",
+    tag = "webhooks",
+    params(("id" = String, Path)),
+    responses((status = 204, description = "No content"), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 404, description = "Not found", body = crate::handlers::api::openapi::ErrorDoc), (status = 409, description = "Conflict", body = crate::handlers::api::openapi::ErrorDoc), (status = 422, description = "Invalid input", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[delete("/api/v1/webhooks/{id}")]
 async fn delete_endpoint(
     _client: ApiClient,
@@ -240,6 +281,14 @@ struct RotateBody {
 
 /// Replaces the signing secret and returns the new one (shown this once). The previous secret
 /// keeps signing for the overlap window. The body is optional. Any management client.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/{id}/rotate-secret",
+    tag = "webhooks",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "OK"), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 404, description = "Not found", body = crate::handlers::api::openapi::ErrorDoc), (status = 409, description = "Conflict", body = crate::handlers::api::openapi::ErrorDoc), (status = 422, description = "Invalid input", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[post("/api/v1/webhooks/{id}/rotate-secret")]
 async fn rotate_secret(
     _client: ApiClient,
@@ -284,6 +333,14 @@ struct DeliveriesQuery {
 
 /// The endpoint's deliveries, newest first, each with its attempts (status, latency, response
 /// snippet, error); `status` filters. Any management client.
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhooks/{id}/deliveries",
+    tag = "webhooks",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "OK"), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 404, description = "Not found", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[get("/api/v1/webhooks/{id}/deliveries")]
 async fn list_deliveries(
     _client: ApiClient,
@@ -319,7 +376,8 @@ async fn list_deliveries(
     )))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = ReplayDeliveries)]
 #[serde(deny_unknown_fields)]
 struct ReplayBody {
     delivery_id: Option<String>,
@@ -330,6 +388,15 @@ struct ReplayBody {
 /// Sends deliveries again with the same `webhook-id`: one (`{"delivery_id"}`), or every delivery
 /// that gave up since a time (`{"since": RFC 3339, "status": "failed"}`). Answers 202 with the
 /// count. Any management client.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/{id}/replay",
+    tag = "webhooks",
+    params(("id" = String, Path)),
+    request_body = ReplayBody,
+    responses((status = 200, description = "OK"), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 404, description = "Not found", body = crate::handlers::api::openapi::ErrorDoc), (status = 409, description = "Conflict", body = crate::handlers::api::openapi::ErrorDoc), (status = 422, description = "Invalid input", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[post("/api/v1/webhooks/{id}/replay")]
 async fn replay(
     _client: ApiClient,
@@ -367,6 +434,14 @@ async fn replay(
 
 /// A short-lived signed link to the endpoint's delivery log page, for the integrator to open or
 /// link from its own admin pages. Any management client.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/{id}/log-link",
+    tag = "webhooks",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "OK"), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 404, description = "Not found", body = crate::handlers::api::openapi::ErrorDoc), (status = 409, description = "Conflict", body = crate::handlers::api::openapi::ErrorDoc), (status = 422, description = "Invalid input", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[post("/api/v1/webhooks/{id}/log-link")]
 async fn create_log_link(
     _client: ApiClient,
@@ -587,3 +662,18 @@ async fn log_js() -> HttpResponse {
         .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
         .body(views::WEBHOOK_LOG_JS)
 }
+
+/// The OpenAPI description of this module's routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    create_endpoint,
+    list_endpoints,
+    get_endpoint,
+    update_endpoint,
+    delete_endpoint,
+    rotate_secret,
+    list_deliveries,
+    replay,
+    create_log_link
+))]
+pub struct Doc;

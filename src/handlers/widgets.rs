@@ -2,37 +2,43 @@
 //! submodules (`domains`).
 
 mod domains;
+mod members;
 mod passkeys;
+mod profile;
 mod security;
 mod session_policy;
+mod settings;
 
 use super::errors::PageError;
 use super::{brand, html};
 use crate::access;
 use crate::db;
 use crate::live::Widget;
-use crate::principal::{Viewer, urlencode};
+use crate::principal::Viewer;
 use crate::state::AppState;
-use crate::views::{self, widgets::MemberView, widgets::ShellView};
+use crate::views::{self, widgets::ShellView};
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, web};
-use serde::Deserialize;
 
-/// Widgets that exist so far; navigation offers only these.
-pub const IMPLEMENTED: [Widget; 4] = [
+/// Widgets that exist so far; navigation offers only these (in `access` order).
+pub const IMPLEMENTED: [Widget; 6] = [
+    Widget::Settings,
     Widget::Members,
     Widget::Domains,
     Widget::SessionPolicy,
+    Widget::Profile,
     Widget::Security,
 ];
 
-/// Members per page.
-const PAGE_SIZE: u64 = 50;
+/// The message of a form refused for a missing or wrong CSRF token.
+const CSRF_EXPIRED: &str = "This form expired before it was sent. Please try again.";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(home)
         .service(web::redirect("/ui", "/ui/"))
-        .service(members)
+        .configure(members::configure)
+        .configure(settings::configure)
+        .configure(profile::configure)
         .service(portal_css)
         .service(live_js)
         .service(passkeys_js)
@@ -72,6 +78,37 @@ async fn shell(
     )))
 }
 
+/// A widget page with a CSRF token for its forms: the shell around `content(csrf)`, answering
+/// `status`, setting the CSRF cookie when the browser had none.
+#[allow(clippy::too_many_arguments)]
+async fn render_widget(
+    req: &actix_web::HttpRequest,
+    state: &AppState,
+    viewer: &Viewer,
+    widget: Widget,
+    live_seq: Option<i64>,
+    title: &str,
+    status: actix_web::http::StatusCode,
+    content: impl FnOnce(&str) -> maud::Markup,
+) -> Result<HttpResponse, PageError> {
+    let csrf = crate::web::Csrf::for_request(req, state);
+    let mut res = shell(
+        state,
+        viewer,
+        Some(widget),
+        live_seq,
+        title,
+        content(&csrf.token),
+    )
+    .await?;
+    *res.status_mut() = status;
+    if let Some(cookie) = csrf.new_cookie {
+        res.add_cookie(&cookie)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    Ok(res)
+}
+
 /// The first widget the user may open, or a welcome page. Needs a session.
 #[get("/ui/")]
 async fn home(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResponse, PageError> {
@@ -83,62 +120,6 @@ async fn home(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResponse
     }
     let content = views::widgets::home(&viewer.user.name, &org_nav);
     shell(&state, &viewer, None, None, "Home", content).await
-}
-
-#[derive(Deserialize)]
-struct MembersQuery {
-    q: Option<String>,
-    after: Option<String>,
-}
-
-/// The members widget. Needs `sk_org_users_read`.
-#[get("/ui/organization/members")]
-async fn members(
-    state: web::Data<AppState>,
-    viewer: Viewer,
-    q: web::Query<MembersQuery>,
-) -> Result<HttpResponse, PageError> {
-    let org = viewer.require_widget(Widget::Members)?;
-    let search = q.q.as_deref().unwrap_or("").trim();
-    // Read the sequence before the list: an event committed in between is then both in the list and
-    // replayed by the socket, which applies it idempotently; none can be missed.
-    let seq = db::events::last_seq(state.db.conn()).await?;
-    let mut rows = db::members::list(
-        state.db.conn(),
-        &org.id,
-        Some(search).filter(|s| !s.is_empty()),
-        q.after.as_deref(),
-        PAGE_SIZE + 1,
-    )
-    .await?;
-    let next_href = if rows.len() as u64 > PAGE_SIZE {
-        rows.truncate(PAGE_SIZE as usize);
-        rows.last().map(|last| {
-            format!(
-                "/ui/organization/members?q={}&after={}",
-                urlencode(search),
-                urlencode(&last.membership_id)
-            )
-        })
-    } else {
-        None
-    };
-    let views_rows: Vec<MemberView> = rows.iter().map(MemberView::from).collect();
-    let content = views::widgets::members(&views::widgets::MembersView {
-        rows: &views_rows,
-        search,
-        next_href,
-        viewer: viewer.permissions,
-    });
-    shell(
-        &state,
-        &viewer,
-        Some(Widget::Members),
-        Some(seq),
-        "Members",
-        content,
-    )
-    .await
 }
 
 fn asset(content_type: &str, body: &'static str) -> HttpResponse {

@@ -22,7 +22,7 @@ pub(crate) fn hidden_carry(request_id: Option<&str>, return_to: Option<&str>) ->
     }
 }
 
-pub(crate) fn card(brand: &Brand, title: &str, content: Markup) -> Markup {
+pub fn card(brand: &Brand, title: &str, content: Markup) -> Markup {
     page(
         brand,
         title,
@@ -366,7 +366,7 @@ pub fn text_field(
 }
 
 /// A new-password input with the rules always shown, and the refusal reason when there is one.
-fn password_field(name: &str, label: &str, error: Option<&str>) -> Markup {
+pub fn password_field(name: &str, label: &str, error: Option<&str>) -> Markup {
     let hint_id = format!("{name}-hint");
     let error_id = format!("{name}-error");
     let described = match error {

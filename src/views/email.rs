@@ -184,6 +184,65 @@ pub fn password_reset(brand: &EmailBrand, link: &str, minutes: i64) -> Email {
     }
 }
 
+/// An invitation to join an organization: who invited, to which organization, with which role.
+pub fn invite(
+    brand: &EmailBrand,
+    inviter: Option<&str>,
+    org_name: &str,
+    role: &str,
+    link: &str,
+    days: i64,
+) -> Email {
+    let who = inviter
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or("An administrator");
+    let subject = format!("{who} invited you to join {org_name} on {}", brand.name);
+    let text = format!(
+        "{who} invited you to join {org_name} on {name} as {role}.\n\n\
+         Accept the invitation:\n{link}\n\n\
+         The link works once, for {days} days. If you did not expect this, you can ignore this message.\n",
+        name = brand.name
+    );
+    let html = layout(
+        brand,
+        &format!("Join {org_name}"),
+        html! {
+            p { strong { (who) } " invited you to join " strong { (org_name) } " as " (role) "." }
+            (button(brand, link, "Accept the invitation"))
+            p style="color:#5d6474" { "The link works once, for " (days) " days." }
+        },
+    );
+    Email {
+        subject,
+        text,
+        html,
+    }
+}
+
+/// The code that confirms a new address for an existing account.
+pub fn email_change_code(brand: &EmailBrand, code: &str, minutes: i64) -> Email {
+    let subject = format!("Confirm your new email for {}: {code}", brand.name);
+    let text = format!(
+        "Enter this code on your {name} profile to make this your account's email address:\n\n    {code}\n\n\
+         The code works once, for {minutes} minutes. If you did not ask for this, you can ignore this message.\n",
+        name = brand.name
+    );
+    let html = layout(
+        brand,
+        "Confirm your new email address",
+        html! {
+            p { "Enter this code on your profile page:" }
+            (code_block(code))
+            p style="color:#5d6474" { "The code works once, for " (minutes) " minutes." }
+        },
+    );
+    Email {
+        subject,
+        text,
+        html,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,6 +270,23 @@ mod tests {
             m.html.contains("token=t&lt;x&gt;"),
             "links are escaped in HTML"
         );
+    }
+
+    #[test]
+    fn invite_mail_says_who_invited_to_which_org() {
+        let m = invite(
+            &brand(),
+            Some("Ada Admin"),
+            "Acme",
+            "member",
+            "https://id.example/a/invite?token=t",
+            7,
+        );
+        assert!(m.subject.contains("Ada Admin") && m.subject.contains("Acme"));
+        assert!(
+            m.text.contains("https://id.example/a/invite?token=t") && m.text.contains("7 days")
+        );
+        assert!(m.html.contains("#ffd60a"));
     }
 
     #[test]

@@ -5,10 +5,13 @@ pub mod demo;
 pub mod domains;
 pub mod email;
 pub mod errors;
+pub mod invite;
 pub mod join;
 pub mod layout;
+pub mod profile;
 pub mod security;
 pub mod session_policy;
+pub mod settings;
 pub mod webhooks;
 pub mod widgets;
 

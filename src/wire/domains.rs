@@ -6,7 +6,7 @@ use crate::domains::{record_name, record_value};
 use serde::{Deserialize, Serialize};
 
 /// The TXT record to publish.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct TxtRecordJson {
     pub name: String,
     pub value: String,
@@ -14,14 +14,14 @@ pub struct TxtRecordJson {
 
 /// The last check: when, what kind of answer (`verified`, `no_record`, `nxdomain`, `mismatch`,
 /// `timeout`, `servfail`, `error`, `claimed`) and the answer in words.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct LastCheckJson {
     pub checked_at: String,
     pub outcome: Option<String>,
     pub message: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct DomainJson {
     pub id: String,
     pub organization_id: String,
@@ -73,7 +73,7 @@ impl From<&Domain> for DomainJson {
 }
 
 /// Payload of every `organization.domain_*` event.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct DomainEvent {
     pub domain: DomainJson,
 }
@@ -87,7 +87,7 @@ impl From<&Domain> for DomainEvent {
 }
 
 /// `PUT /api/v1/organizations/{org_id}/domain-join-policy` answers with this.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct DomainJoinPolicyJson {
     pub organization_id: String,
     /// `off`, `suggest` or `auto`.

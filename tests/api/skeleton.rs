@@ -416,13 +416,18 @@ async fn members_widget_lists_the_own_organization_only(backend: Backend) {
     let browser = app.browser();
     let claims_page = browser.sign_in_via_demo("admin@acme.test", PASSWORD).await;
     assert!(claims_page.contains("Signed in as admin@acme.test"));
-    let (page, url) = browser.follow(browser.get("/ui/").await).await;
+    let (_, url) = browser.follow(browser.get("/ui/").await).await;
     assert_eq!(
         url,
-        app.url("/ui/organization/members"),
-        "/ui/ opens the members widget"
+        app.url("/ui/organization/settings"),
+        "/ui/ opens the first widget of the navigation"
     );
-    let html = page.text().await.expect("page");
+    let html = browser
+        .get("/ui/organization/members")
+        .await
+        .text()
+        .await
+        .expect("page");
     assert!(html.contains("admin@acme.test") && html.contains("member@acme.test"));
     assert!(
         !html.contains("globex"),

@@ -279,4 +279,53 @@ async fn the_postgres_listener_wakes_the_relay_with_each_commits_sequence() {
             break;
         }
     }
+
+    // The listening connection is killed: the listener reconnects, wakes the relay to read what
+    // it may have missed, and hears later commits again.
+    use sea_orm::ConnectionTrait;
+    let killed = app
+        .conn()
+        .execute_unprepared(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+        )
+        .await
+        .expect("terminate");
+    assert!(
+        killed.rows_affected() >= 1,
+        "the listening connection was found"
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = tokio::time::timeout_at(deadline, woken.recv())
+            .await
+            .expect("a catch-up wake-up after the reconnect");
+        if got == Some(None) {
+            break;
+        }
+    }
+    // Once it listens again (the catch-up wake-up above is sent after LISTEN), a commit is heard.
+    let write = app.app_state.db.begin_write().await.expect("tx");
+    let published = portal::db::events::append(
+        &write,
+        vec![portal::db::events::NewEvent {
+            event_type: "test.ping",
+            organization_id: None,
+            user_id: None,
+            data: json!({}),
+        }],
+    )
+    .await
+    .expect("append");
+    write.commit().await.expect("commit");
+    let seq = published[0].seq;
+    let deadline = tokio::time::Instant::now() + crate::helpers::DEADLINE;
+    loop {
+        let got = tokio::time::timeout_at(deadline, woken.recv())
+            .await
+            .expect("a notification after the reconnect");
+        if got == Some(Some(seq)) {
+            break;
+        }
+    }
 }

@@ -170,12 +170,31 @@ async fn remove_member(
         .into_iter()
         .filter(|s| s.organization_id.as_deref() == Some(org_id))
         .collect();
-    let mut new_events = vec![NewEvent {
+    let mut new_events = Vec::new();
+    // Removing someone still invited withdraws the invite too, so its link stops working.
+    if row.status == members::INVITED
+        && let Some(invite) =
+            db::invites::find_pending_for_email(&tx, org_id, &removed.email).await?
+    {
+        let invite = db::invites::set_status(&tx, &invite.id, db::invites::REVOKED).await?;
+        let json = crate::wire::invites::InviteJson::new(&invite, &removed.role_name, db::now_ms());
+        new_events.push(NewEvent {
+            event_type: "user.organization_invitation",
+            organization_id: Some(org_id.into()),
+            user_id: Some(msg.user_id.clone()),
+            data: serde_json::to_value(crate::wire::invites::InvitationEvent {
+                status: "revoked".into(),
+                invitation: json,
+            })
+            .map_err(anyhow::Error::from)?,
+        });
+    }
+    new_events.push(NewEvent {
         event_type: EVENT_MEMBERSHIP_DELETED,
         organization_id: Some(org_id.into()),
         user_id: Some(msg.user_id),
         data: serde_json::to_value(&member).map_err(anyhow::Error::from)?,
-    }];
+    });
     new_events.extend(
         crate::sessions::end_in(
             &tx,

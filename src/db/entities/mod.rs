@@ -9,6 +9,7 @@ pub mod domain;
 pub mod environment;
 pub mod event;
 pub mod event_counter;
+pub mod invite;
 pub mod membership;
 pub mod one_time_code;
 pub mod organization;

@@ -23,7 +23,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(set_join_policy);
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = CreateDomain)]
 #[serde(deny_unknown_fields)]
 struct CreateBody {
     domain: Option<String>,
@@ -34,6 +35,15 @@ struct CreateBody {
 /// Adds a domain to verify and returns it with the TXT record to publish (`txt_record.name`,
 /// `txt_record.value`): 201, or 200 when the organization already had it. 422 for a name that is
 /// not a domain or is a public mail provider; 409 when another organization has it verified.
+#[utoipa::path(
+    post,
+    path = "/api/v1/organizations/{org_id}/domains",
+    tag = "domains",
+    params(("org_id" = String, Path)),
+    request_body = CreateBody,
+    responses((status = 201, description = "Created", body = DomainJson), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 404, description = "Not found", body = crate::handlers::api::openapi::ErrorDoc), (status = 409, description = "Conflict", body = crate::handlers::api::openapi::ErrorDoc), (status = 422, description = "Invalid input", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[post("/api/v1/organizations/{org_id}/domains")]
 async fn create_domain(
     _client: ApiClient,
@@ -63,6 +73,14 @@ async fn create_domain(
 }
 
 /// The organization's domains, in the order they were added (one page: an organization has few).
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizations/{org_id}/domains",
+    tag = "domains",
+    params(("org_id" = String, Path)),
+    responses((status = 200, description = "OK", body = Page<DomainJson>), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 404, description = "Not found", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[get("/api/v1/organizations/{org_id}/domains")]
 async fn list_domains(
     _client: ApiClient,
@@ -80,6 +98,14 @@ async fn list_domains(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizations/{org_id}/domains/{domain_id}",
+    tag = "domains",
+    params(("org_id" = String, Path), ("domain_id" = String, Path)),
+    responses((status = 200, description = "OK", body = DomainJson), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 404, description = "Not found", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[get("/api/v1/organizations/{org_id}/domains/{domain_id}")]
 async fn get_domain(
     _client: ApiClient,
@@ -94,6 +120,14 @@ async fn get_domain(
 }
 
 /// Deletes a domain: 204.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/organizations/{org_id}/domains/{domain_id}",
+    tag = "domains",
+    params(("org_id" = String, Path), ("domain_id" = String, Path)),
+    responses((status = 204, description = "No content"), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 404, description = "Not found", body = crate::handlers::api::openapi::ErrorDoc), (status = 409, description = "Conflict", body = crate::handlers::api::openapi::ErrorDoc), (status = 422, description = "Invalid input", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[delete("/api/v1/organizations/{org_id}/domains/{domain_id}")]
 async fn delete_domain(
     _client: ApiClient,
@@ -115,6 +149,14 @@ struct VerifyBody {
 /// DNS said; the status and `last_check` tell). With `{"method": "admin"}` the integrator vouches
 /// for the domain: verified at once, without DNS, `verification_method: admin`. 409 when another
 /// organization has it verified, or the verification expired.
+#[utoipa::path(
+    post,
+    path = "/api/v1/organizations/{org_id}/domains/{domain_id}/verify",
+    tag = "domains",
+    params(("org_id" = String, Path), ("domain_id" = String, Path)),
+    responses((status = 200, description = "OK", body = DomainJson), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 404, description = "Not found", body = crate::handlers::api::openapi::ErrorDoc), (status = 409, description = "Conflict", body = crate::handlers::api::openapi::ErrorDoc), (status = 422, description = "Invalid input", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[post("/api/v1/organizations/{org_id}/domains/{domain_id}/verify")]
 async fn verify_domain(
     _client: ApiClient,
@@ -144,7 +186,8 @@ async fn verify_domain(
     Ok(HttpResponse::Ok().json(DomainJson::from(&domain)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = DomainJoinPolicy)]
 #[serde(deny_unknown_fields)]
 struct PolicyBody {
     policy: Option<String>,
@@ -152,6 +195,15 @@ struct PolicyBody {
 
 /// Sets what sign-ups on the organization's verified domains do: `off`, `suggest` (offer to join
 /// after sign-up) or `auto` (join as a member at once).
+#[utoipa::path(
+    put,
+    path = "/api/v1/organizations/{org_id}/domain-join-policy",
+    tag = "domains",
+    params(("org_id" = String, Path)),
+    request_body = PolicyBody,
+    responses((status = 200, description = "OK", body = DomainJoinPolicyJson), (status = 401, description = "Missing or invalid bearer token", body = crate::handlers::api::openapi::ErrorDoc), (status = 404, description = "Not found", body = crate::handlers::api::openapi::ErrorDoc), (status = 409, description = "Conflict", body = crate::handlers::api::openapi::ErrorDoc), (status = 422, description = "Invalid input", body = crate::handlers::api::openapi::ErrorDoc)),
+    security(("bearer" = []))
+)]
 #[put("/api/v1/organizations/{org_id}/domain-join-policy")]
 async fn set_join_policy(
     _client: ApiClient,
@@ -172,3 +224,15 @@ async fn set_join_policy(
         domain_join_policy: org.domain_join_policy,
     }))
 }
+
+/// The OpenAPI description of this module's routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    create_domain,
+    list_domains,
+    get_domain,
+    delete_domain,
+    verify_domain,
+    set_join_policy
+))]
+pub struct Doc;

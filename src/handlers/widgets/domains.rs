@@ -85,14 +85,17 @@ async fn render(
 }
 
 /// An organization's refusal as the page shows it.
-fn refusal(err: OrgError) -> Result<(StatusCode, String), PageError> {
+pub(super) fn refusal(err: OrgError) -> Result<(StatusCode, String), PageError> {
     match err {
-        OrgError::Conflict(message) => Ok((StatusCode::CONFLICT, message)),
+        OrgError::Conflict(message)
+        | OrgError::SeatLimit(message)
+        | OrgError::InviteUnusable(message) => Ok((StatusCode::CONFLICT, message)),
         OrgError::InvalidDomain(message) => Ok((StatusCode::UNPROCESSABLE_ENTITY, message)),
         OrgError::LastAdmin => Ok((StatusCode::CONFLICT, OrgError::LastAdmin.to_string())),
-        OrgError::DomainNotFound | OrgError::NotFound | OrgError::MemberNotFound => {
-            Err(PageError::NotFound)
-        }
+        OrgError::DomainNotFound
+        | OrgError::NotFound
+        | OrgError::MemberNotFound
+        | OrgError::InviteNotFound => Err(PageError::NotFound),
         OrgError::UnknownRole(role) => Err(PageError::BadRequest(format!("unknown role {role}"))),
         OrgError::Internal(e) => Err(PageError::Internal(e)),
     }
