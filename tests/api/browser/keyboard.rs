@@ -69,7 +69,7 @@ pub(super) async fn tab_to_field(browser: &Browser, label: &str) {
 pub(super) async fn tab_to_control(browser: &Browser, text: &str) {
     browser
         .tab_to(&format!("{text:?}"), TABS, |f| {
-            f["text"] == text && (f["tag"] == "a" || f["tag"] == "button")
+            f["text"] == text && (f["tag"] == "a" || f["tag"] == "button" || f["tag"] == "summary")
         })
         .await;
 }
@@ -206,8 +206,37 @@ async fn every_form_works_by_keyboard_alone_and_every_input_has_a_label() {
     admin.wait_text("Signed in as admin@acme.test").await;
     screen(&admin, "signed-in").await;
     activate(&admin, "Open the widgets").await;
+    admin.wait_path("/ui/organization/settings").await;
+    screen(&admin, "settings").await;
+
+    // Organization settings: the display name and the allowed email domains.
+    tab_to_field(&admin, "Display name").await;
+    admin.select_all().await;
+    admin.type_text("Acme Corporation").await;
+    type_into(&admin, "Allowed email domains", "acme.test").await;
+    activate(&admin, "Save").await;
+    admin
+        .wait_script(
+            "the new name in the navigation",
+            "const o = document.querySelector('nav .org'); return !!o && o.innerText.trim() === 'Acme Corporation';",
+            vec![],
+        )
+        .await;
+    screen(&admin, "settings-saved").await;
+
+    // Members: invite someone.
+    activate(&admin, "Members").await;
     admin.wait_path("/ui/organization/members").await;
     screen(&admin, "members").await;
+    activate(&admin, "Invite people").await;
+    type_into(&admin, "Email addresses", "quinn@keyboard.test").await;
+    tab_to_field(&admin, "Role").await;
+    activate(&admin, "Send invites").await;
+    admin.wait_text("Invites sent.").await;
+    assert!(admin.text().await.contains("quinn@keyboard.test"));
+    screen(&admin, "invite-sent").await;
+    sink.wait_for_message("quinn@keyboard.test", MAIL_DEADLINE)
+        .await;
 
     // Members: search.
     type_into(&admin, "Search by name or email", "Max").await;
@@ -335,6 +364,23 @@ async fn every_form_works_by_keyboard_alone_and_every_input_has_a_label() {
         .await;
     assert!(admin.text().await.contains("This device"));
     screen(&admin, "other-sessions-signed-out").await;
+
+    // Profile: change the name.
+    activate(&admin, "Profile").await;
+    admin.wait_path("/ui/profile").await;
+    screen(&admin, "profile").await;
+    tab_to_field(&admin, "Your name").await;
+    admin.select_all().await;
+    admin.type_text("Ada Keys").await;
+    admin.press(&[Key::Enter]).await;
+    admin
+        .wait_script(
+            "the new name in the user menu",
+            "const w = document.querySelector('.user-menu .who'); return !!w && w.innerText.trim() === 'Ada Keys';",
+            vec![],
+        )
+        .await;
+    screen(&admin, "profile-saved").await;
 
     // Sign out: the link, then the confirmation's button.
     activate(&admin, "Sign out").await;

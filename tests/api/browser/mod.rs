@@ -9,6 +9,8 @@
 //! and every server path they touch is covered on both backends by the HTTP-level tests. At most
 //! [`BROWSER_SLOTS`] browsers run at once in the whole test process, since CI has two cores.
 
+mod branding;
+mod invites;
 mod keyboard;
 mod live;
 mod navigation;

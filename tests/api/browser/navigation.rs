@@ -33,6 +33,14 @@ async fn nav_links(browser: &Browser) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// The heading a widget's page opens with.
+fn heading(label: &str) -> &str {
+    match label {
+        "Settings" => "Organization settings",
+        other => other,
+    }
+}
+
 /// Opens every link of the navigation by clicking it; each shows its widget under its own name.
 async fn open_each(browser: &Browser, links: &[(String, String, String)]) {
     for (_, label, href) in links {
@@ -42,7 +50,7 @@ async fn open_each(browser: &Browser, links: &[(String, String, String)]) {
             .wait_script(
                 &format!("the {label} widget's heading"),
                 "const h = document.querySelector('main h1'); return !!h && h.innerText.trim() === arguments[0];",
-                vec![Value::from(label.as_str())],
+                vec![Value::from(heading(label))],
             )
             .await;
         let current = browser
@@ -87,10 +95,14 @@ async fn each_role_sees_and_opens_the_widgets_it_may_and_no_others() {
         return;
     };
     let acme = app.org_id("Acme").await;
+    let globex = app.org_id("Globex").await;
     for feature in [Feature::DomainVerification, Feature::SessionPolicy] {
         db::orgs::set_feature(app.conn(), &acme, feature, true)
             .await
             .expect("enable the feature for Acme");
+        db::orgs::set_feature(app.conn(), &globex, feature, false)
+            .await
+            .expect("disable the feature for Globex");
     }
     let Some(s) = Scenario::start("navigation", app, 1).await else {
         return;
@@ -99,15 +111,17 @@ async fn each_role_sees_and_opens_the_widgets_it_may_and_no_others() {
     // An admin of Acme: members, domains and the session policy, with the forms to change them.
     let admin = s.signed_in("admin", "admin@acme.test").await;
     admin.click_link("Open the widgets").await;
-    admin.wait_path("/ui/organization/members").await;
+    admin.wait_path("/ui/organization/settings").await;
     admin.wait_text("Ada Admin").await;
     let links = nav_links(&admin).await;
     assert_eq!(
         labels(&links),
         [
+            ("Organization", "Settings"),
             ("Organization", "Members"),
             ("Organization", "Domains"),
             ("Organization", "Session policy"),
+            ("Account", "Profile"),
             ("Account", "Security"),
         ],
         "admin's navigation"
@@ -121,19 +135,31 @@ async fn each_role_sees_and_opens_the_widgets_it_may_and_no_others() {
     // change, and no session policy (sk_org_session_policy_read is an admin's).
     let member = s.signed_in("member", "member@acme.test").await;
     member.goto("/ui/").await;
-    member.wait_path("/ui/organization/members").await;
+    member.wait_path("/ui/organization/settings").await;
     let links = nav_links(&member).await;
     assert_eq!(
         labels(&links),
         [
+            ("Organization", "Settings"),
             ("Organization", "Members"),
             ("Organization", "Domains"),
+            ("Account", "Profile"),
             ("Account", "Security"),
         ],
         "member's navigation"
     );
     open_each(&member, &links).await;
-    member.goto("/ui/organization/domains").await;
+    for page in ["/ui/organization/settings", "/ui/organization/domains"] {
+        member.goto(page).await;
+        member.wait_path(page).await;
+        let forms = member
+            .script(
+                "return document.querySelectorAll('main form[method=post], main [formaction]').length;",
+                vec![],
+            )
+            .await;
+        assert_eq!(forms, 0, "a member sees no form that changes {page}");
+    }
     member.wait_text("Joining by domain").await;
     let forms = member
         .script(
@@ -152,26 +178,31 @@ async fn each_role_sees_and_opens_the_widgets_it_may_and_no_others() {
     member.close().await;
 
     // An admin of Globex, which has enabled neither feature: no links, and 403 pages.
-    let globex = s.signed_in("globex", "admin@globex.test").await;
-    globex.goto("/ui/").await;
-    globex.wait_path("/ui/organization/members").await;
-    let links = nav_links(&globex).await;
+    let globex_admin = s.signed_in("globex", "admin@globex.test").await;
+    globex_admin.goto("/ui/").await;
+    globex_admin.wait_path("/ui/organization/settings").await;
+    let links = nav_links(&globex_admin).await;
     assert_eq!(
         labels(&links),
-        [("Organization", "Members"), ("Account", "Security")],
+        [
+            ("Organization", "Settings"),
+            ("Organization", "Members"),
+            ("Account", "Profile"),
+            ("Account", "Security"),
+        ],
         "no domains or session policy links without the features"
     );
-    open_each(&globex, &links).await;
-    refused(&globex, "/ui/organization/domains", "domains-refused").await;
+    open_each(&globex_admin, &links).await;
+    refused(&globex_admin, "/ui/organization/domains", "domains-refused").await;
     refused(
-        &globex,
+        &globex_admin,
         "/ui/organization/session-policy",
         "session-policy-refused",
     )
     .await;
     assert!(
-        !globex.text().await.contains("admin@acme.test"),
+        !globex_admin.text().await.contains("admin@acme.test"),
         "Globex sees only its own members"
     );
-    globex.close().await;
+    globex_admin.close().await;
 }
