@@ -150,10 +150,12 @@ impl Drop for Chromedriver {
     fn drop(&mut self) {
         // The whole group: chromedriver and every browser it started (a scenario that failed
         // half-way never closed its sessions).
-        let _ = std::process::Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.pid)])
-            .stderr(std::process::Stdio::null())
-            .status();
+        if let Ok(group) = i32::try_from(self.pid) {
+            // SAFETY: kill(2) with a negative pid signals that process group; no memory is shared.
+            unsafe {
+                libc::kill(-group, libc::SIGKILL);
+            }
+        }
     }
 }
 
