@@ -2,6 +2,7 @@
 
 mod auth_screens;
 mod authlib;
+mod browser;
 mod dns;
 mod domains;
 mod helpers;
