@@ -5,7 +5,6 @@
 use crate::actors::org::{
     AcceptInvite, Accepted, CreateInvites, NewAccount, OrgError, ResendInvite, RevokeInvite,
 };
-use crate::actors::org_registry::Lookup;
 use crate::db;
 use crate::domain::{EmailAddress, RoleName};
 use crate::state::AppState;
@@ -50,21 +49,16 @@ pub async fn create(
     role: RoleName,
     invited_by: Option<String>,
 ) -> Result<Vec<InviteJson>, OrgError> {
-    let org = state
-        .orgs
-        .send(Lookup {
-            org_id: org_id.into(),
-        })
-        .await
-        .map_err(mailbox)?;
-    let created = org
-        .send(CreateInvites {
-            emails,
-            role,
-            invited_by,
-        })
-        .await
-        .map_err(mailbox)??;
+    let created = state
+        .ask_org(
+            org_id,
+            CreateInvites {
+                emails,
+                role,
+                invited_by,
+            },
+        )
+        .await?;
     state.invites.wake();
     Ok(created)
 }
@@ -74,19 +68,14 @@ pub async fn resend(
     org_id: &str,
     invite_id: &str,
 ) -> Result<InviteJson, OrgError> {
-    let org = state
-        .orgs
-        .send(Lookup {
-            org_id: org_id.into(),
-        })
-        .await
-        .map_err(mailbox)?;
-    let invite = org
-        .send(ResendInvite {
-            invite_id: invite_id.into(),
-        })
-        .await
-        .map_err(mailbox)??;
+    let invite = state
+        .ask_org(
+            org_id,
+            ResendInvite {
+                invite_id: invite_id.into(),
+            },
+        )
+        .await?;
     state.invites.wake();
     Ok(invite)
 }
@@ -96,18 +85,14 @@ pub async fn revoke(
     org_id: &str,
     invite_id: &str,
 ) -> Result<InviteJson, OrgError> {
-    let org = state
-        .orgs
-        .send(Lookup {
-            org_id: org_id.into(),
-        })
+    state
+        .ask_org(
+            org_id,
+            RevokeInvite {
+                invite_id: invite_id.into(),
+            },
+        )
         .await
-        .map_err(mailbox)?;
-    org.send(RevokeInvite {
-        invite_id: invite_id.into(),
-    })
-    .await
-    .map_err(mailbox)?
 }
 
 pub async fn accept(
@@ -115,23 +100,15 @@ pub async fn accept(
     invite: &db::invites::Invite,
     new_account: Option<NewAccount>,
 ) -> Result<Accepted, OrgError> {
-    let org = state
-        .orgs
-        .send(Lookup {
-            org_id: invite.organization_id.clone(),
-        })
+    state
+        .ask_org(
+            &invite.organization_id,
+            AcceptInvite {
+                invite_id: invite.id.clone(),
+                new_account,
+            },
+        )
         .await
-        .map_err(mailbox)?;
-    org.send(AcceptInvite {
-        invite_id: invite.id.clone(),
-        new_account,
-    })
-    .await
-    .map_err(mailbox)?
-}
-
-fn mailbox(err: actix::MailboxError) -> OrgError {
-    OrgError::Internal(anyhow::anyhow!("actor unavailable: {err}"))
 }
 
 /// Where an invite link stands, for the page that opens it.

@@ -3,7 +3,8 @@
 use crate::actors::domain_verifier::DomainChecks;
 use crate::actors::event_hub::EventHub;
 use crate::actors::mailer::Mailer;
-use crate::actors::org_registry::OrgRegistry;
+use crate::actors::org::{OrgActor, OrgError};
+use crate::actors::org_registry::{self, OrgRegistry};
 use crate::actors::outbox_relay::OutboxSignal;
 use crate::config::Settings;
 use crate::crypto::HmacKey;
@@ -41,6 +42,16 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Sends `msg` to an organization's actor and returns its answer (see [`org_registry::ask`]).
+    pub async fn ask_org<M, T>(&self, org_id: &str, msg: M) -> Result<T, OrgError>
+    where
+        M: actix::Message<Result = Result<T, OrgError>> + Send + 'static,
+        T: Send + 'static,
+        OrgActor: actix::Handler<M>,
+    {
+        org_registry::ask(&self.orgs, org_id, msg).await
+    }
+
     /// `public_url` joined with an absolute path such as `/oauth/token`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.issuer(), path)

@@ -11,7 +11,7 @@
 //! it polls (schedule steps are minutes apart).
 
 use super::org::{OrgError, RecordCheck};
-use super::org_registry::{Lookup, OrgRegistry};
+use super::org_registry::{self, OrgRegistry};
 use crate::db::domains::{self as store, Domain};
 use crate::db::{Db, now_ms};
 use crate::domains::dns::TxtResolver;
@@ -293,21 +293,17 @@ impl Core {
         } else {
             None
         };
-        let org = self
-            .orgs
-            .send(Lookup {
-                org_id: domain.organization_id.clone(),
-            })
-            .await
-            .map_err(|e| anyhow::anyhow!("organization registry unavailable: {e}"))?;
-        org.send(RecordCheck {
-            domain_id: domain.id,
-            lease,
-            result,
-            now,
-        })
+        org_registry::ask(
+            &self.orgs,
+            &domain.organization_id,
+            RecordCheck {
+                domain_id: domain.id,
+                lease,
+                result,
+                now,
+            },
+        )
         .await
-        .map_err(|e| anyhow::anyhow!("organization actor unavailable: {e}"))?
     }
 
     async fn check_now(&self, org_id: &str, domain_id: &str) -> Result<Domain, OrgError> {

@@ -4,7 +4,7 @@
 //! idle; a stopped one is replaced on the next lookup. It never checks whether the organization
 //! exists (the org actor answers `NotFound` for that) and never touches the database.
 
-use super::org::OrgActor;
+use super::org::{OrgActor, OrgError};
 use super::outbox_relay::OutboxSignal;
 use crate::db::Db;
 use actix::prelude::*;
@@ -28,6 +28,26 @@ impl OrgRegistry {
 
 impl Actor for OrgRegistry {
     type Context = Context<Self>;
+}
+
+/// Sends `msg` to organization `org_id`'s actor (started on first use) and returns its answer. A
+/// registry or actor that cannot be reached is an internal error.
+pub async fn ask<M, T>(registry: &Addr<OrgRegistry>, org_id: &str, msg: M) -> Result<T, OrgError>
+where
+    M: Message<Result = Result<T, OrgError>> + Send + 'static,
+    T: Send + 'static,
+    OrgActor: Handler<M>,
+{
+    let unreachable = |e: MailboxError| {
+        OrgError::Internal(anyhow::anyhow!("organization actor unavailable: {e}"))
+    };
+    let org = registry
+        .send(Lookup {
+            org_id: org_id.into(),
+        })
+        .await
+        .map_err(unreachable)?;
+    org.send(msg).await.map_err(unreachable)?
 }
 
 /// The address of an organization's actor.

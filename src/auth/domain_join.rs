@@ -6,7 +6,6 @@
 
 use super::signup;
 use crate::actors::org::{AddMember, OrgError};
-use crate::actors::org_registry::Lookup;
 use crate::db::events::{self, NewEvent};
 use crate::db::{self, Conn, orgs::Organization, users::User};
 use crate::domain::{DomainJoinPolicy, EmailAddress};
@@ -115,21 +114,17 @@ async fn create_user(
 async fn join(state: &AppState, org_id: &str, user: &User) -> Result<(), OrgError> {
     let email = EmailAddress::parse(&user.email)
         .map_err(|e| anyhow::anyhow!("stored email {} is invalid: {e}", user.id))?;
-    let org = state
-        .orgs
-        .send(Lookup {
-            org_id: org_id.into(),
-        })
-        .await
-        .map_err(|e| anyhow::anyhow!("organization registry unavailable: {e}"))?;
-    org.send(AddMember {
-        email,
-        name: user.name.clone(),
-        // The default role: member.
-        role: None,
-    })
-    .await
-    .map_err(|e| anyhow::anyhow!("organization actor unavailable: {e}"))??;
+    state
+        .ask_org(
+            org_id,
+            AddMember {
+                email,
+                name: user.name.clone(),
+                // The default role: member.
+                role: None,
+            },
+        )
+        .await?;
     Ok(())
 }
 

@@ -2,28 +2,12 @@
 //! reaches the organization's actor (the writer) or the verifier (checks).
 
 use crate::actors::org::{
-    AddDomain, DeleteDomain, DomainAdded, MarkVerified, OrgActor, OrgError, SetDomainJoinPolicy,
+    AddDomain, DeleteDomain, DomainAdded, MarkVerified, OrgError, SetDomainJoinPolicy,
 };
-use crate::actors::org_registry::Lookup;
 use crate::db::domains::Domain;
 use crate::db::orgs::Organization;
 use crate::domain::{DomainJoinPolicy, DomainName};
 use crate::state::AppState;
-use actix::Addr;
-
-async fn org_actor(state: &AppState, org_id: &str) -> Result<Addr<OrgActor>, OrgError> {
-    state
-        .orgs
-        .send(Lookup {
-            org_id: org_id.into(),
-        })
-        .await
-        .map_err(|e| OrgError::Internal(anyhow::anyhow!("organization registry unavailable: {e}")))
-}
-
-fn unavailable(e: actix::MailboxError) -> OrgError {
-    OrgError::Internal(anyhow::anyhow!("organization actor unavailable: {e}"))
-}
 
 /// Adds a domain; the verifier checks it a minute later (see `schedule`).
 pub async fn add(
@@ -32,24 +16,26 @@ pub async fn add(
     domain: DomainName,
     include_subdomains: bool,
 ) -> Result<DomainAdded, OrgError> {
-    org_actor(state, org_id)
-        .await?
-        .send(AddDomain {
-            domain,
-            include_subdomains,
-        })
+    state
+        .ask_org(
+            org_id,
+            AddDomain {
+                domain,
+                include_subdomains,
+            },
+        )
         .await
-        .map_err(unavailable)?
 }
 
 pub async fn delete(state: &AppState, org_id: &str, domain_id: &str) -> Result<Domain, OrgError> {
-    org_actor(state, org_id)
-        .await?
-        .send(DeleteDomain {
-            domain_id: domain_id.into(),
-        })
+    state
+        .ask_org(
+            org_id,
+            DeleteDomain {
+                domain_id: domain_id.into(),
+            },
+        )
         .await
-        .map_err(unavailable)?
 }
 
 /// How a verification is asked for.
@@ -69,13 +55,16 @@ pub async fn verify(
 ) -> Result<Domain, OrgError> {
     match method {
         VerifyMethod::Dns => state.domains.check_now(org_id, domain_id).await,
-        VerifyMethod::Admin => org_actor(state, org_id)
-            .await?
-            .send(MarkVerified {
-                domain_id: domain_id.into(),
-            })
-            .await
-            .map_err(unavailable)?,
+        VerifyMethod::Admin => {
+            state
+                .ask_org(
+                    org_id,
+                    MarkVerified {
+                        domain_id: domain_id.into(),
+                    },
+                )
+                .await
+        }
     }
 }
 
@@ -84,9 +73,5 @@ pub async fn set_join_policy(
     org_id: &str,
     policy: DomainJoinPolicy,
 ) -> Result<Organization, OrgError> {
-    org_actor(state, org_id)
-        .await?
-        .send(SetDomainJoinPolicy { policy })
-        .await
-        .map_err(unavailable)?
+    state.ask_org(org_id, SetDomainJoinPolicy { policy }).await
 }

@@ -12,7 +12,6 @@ mod sessions;
 
 use super::errors::ApiError;
 use crate::actors::org::{AddMember, ChangeRole, RemoveMember};
-use crate::actors::org_registry::Lookup;
 use crate::db;
 use crate::domain::{EmailAddress, RoleName};
 use crate::principal::ApiClient;
@@ -141,13 +140,9 @@ async fn add_user(
         .map(RoleName::parse)
         .transpose()
         .map_err(|e| ApiError::field("role", e.to_string()))?;
-    let org = state
-        .orgs
-        .send(Lookup {
-            org_id: path.into_inner(),
-        })
+    let added = state
+        .ask_org(&path.into_inner(), AddMember { email, name, role })
         .await?;
-    let added = org.send(AddMember { email, name, role }).await??;
     let status = if added.created {
         actix_web::http::StatusCode::CREATED
     } else {
@@ -188,8 +183,7 @@ async fn update_user(
         .as_deref()
         .ok_or_else(|| ApiError::field("role", "role is required."))
         .and_then(|r| RoleName::parse(r).map_err(|e| ApiError::field("role", e.to_string())))?;
-    let org = state.orgs.send(Lookup { org_id }).await?;
-    let changed = org.send(ChangeRole { user_id, role }).await??;
+    let changed = state.ask_org(&org_id, ChangeRole { user_id, role }).await?;
     Ok(HttpResponse::Ok().json(changed.member))
 }
 
@@ -210,8 +204,7 @@ async fn remove_user(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (org_id, user_id) = path.into_inner();
-    let org = state.orgs.send(Lookup { org_id }).await?;
-    org.send(RemoveMember { user_id }).await??;
+    state.ask_org(&org_id, RemoveMember { user_id }).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

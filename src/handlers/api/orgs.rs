@@ -2,7 +2,6 @@
 //! their feature switches; their members. Every route needs a management-API bearer token.
 
 use crate::actors::org::{DeleteOrganization, SetFeatures, UpdateSettings};
-use crate::actors::org_registry::Lookup;
 use crate::db::{self, orgs::OrganizationUpdate};
 use crate::domain::{DisplayName, Feature, ImageUrl, parse_allowed_domains};
 use crate::handlers::errors::ApiError;
@@ -235,8 +234,7 @@ async fn update_organization(
             .map_err(|e| ApiError::field("allowed_email_domains", e.to_string()))?,
         max_users: body.max_users.map(parse_max_users).transpose()?,
     };
-    let actor = state.orgs.send(Lookup { org_id: org.id }).await?;
-    let org = actor.send(UpdateSettings { change }).await??;
+    let org = state.ask_org(&org.id, UpdateSettings { change }).await?;
     Ok(HttpResponse::Ok().json(with_features(&state, &org).await?))
 }
 
@@ -256,8 +254,7 @@ async fn delete_organization(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let org = find_org(&state, &path).await?;
-    let actor = state.orgs.send(Lookup { org_id: org.id }).await?;
-    actor.send(DeleteOrganization).await??;
+    state.ask_org(&org.id, DeleteOrganization).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -301,8 +298,7 @@ async fn set_features(
 ) -> Result<HttpResponse, ApiError> {
     let org = find_org(&state, &path).await?;
     let features = parse_features(&body)?;
-    let actor = state.orgs.send(Lookup { org_id: org.id }).await?;
-    let enabled = actor.send(SetFeatures { features }).await??;
+    let enabled = state.ask_org(&org.id, SetFeatures { features }).await?;
     Ok(HttpResponse::Ok().json(feature_map(&enabled)))
 }
 

@@ -2,7 +2,6 @@
 //! session, and a client's back-channel logout URI. Every route needs a management token.
 
 use crate::actors::org::SetSessionPolicy;
-use crate::actors::org_registry::Lookup;
 use crate::db;
 use crate::domain::OrgSessionPolicy;
 use crate::domain::session_policy::PolicyInput;
@@ -89,8 +88,7 @@ async fn put_policy(
         let first = &errors[0];
         ApiError::field(first.field, first.message.clone())
     })?;
-    let org = state.orgs.send(Lookup { org_id }).await?;
-    let changed = org.send(SetSessionPolicy { policy }).await??;
+    let changed = state.ask_org(&org_id, SetSessionPolicy { policy }).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "organization_id": changed.policy.organization_id,
         "app_default": changed.policy.app_default,

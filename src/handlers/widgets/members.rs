@@ -7,7 +7,6 @@
 use super::domains::refusal;
 use super::{CSRF_EXPIRED, render_widget};
 use crate::actors::org::{ChangeRole, RemoveMember};
-use crate::actors::org_registry::Lookup;
 use crate::db;
 use crate::domain::{Permission, RoleName};
 use crate::handlers::errors::PageError;
@@ -272,6 +271,19 @@ struct MemberQuery {
     notice: Option<String>,
 }
 
+/// The member page again with an error notice (a refused or expired form), answering `status`.
+async fn member_notice(
+    req: &HttpRequest,
+    state: &AppState,
+    viewer: &Viewer,
+    user_id: &str,
+    status: StatusCode,
+    message: &str,
+) -> Result<HttpResponse, PageError> {
+    let notice = Some(("error", message));
+    render_member(req, state, viewer, user_id, status, notice, None).await
+}
+
 #[get("/ui/organization/members/{user_id}")]
 async fn member_page(
     req: HttpRequest,
@@ -310,17 +322,8 @@ async fn change_role(
     let org = viewer.require(Permission::OrgUsersRoleChange)?;
     let user_id = path.into_inner();
     if !Csrf::verify(&req, &state, &form.csrf) {
-        let notice = Some(("error", CSRF_EXPIRED));
-        return render_member(
-            &req,
-            &state,
-            &viewer,
-            &user_id,
-            StatusCode::FORBIDDEN,
-            notice,
-            None,
-        )
-        .await;
+        let status = StatusCode::FORBIDDEN;
+        return member_notice(&req, &state, &viewer, &user_id, status, CSRF_EXPIRED).await;
     }
     let role = match RoleName::parse(&form.role) {
         Ok(role) => role,
@@ -330,19 +333,11 @@ async fn change_role(
             return render_member(&req, &state, &viewer, &user_id, status, None, Some(&msg)).await;
         }
     };
-    let actor = state
-        .orgs
-        .send(Lookup {
-            org_id: org.id.clone(),
-        })
-        .await?;
-    match actor
-        .send(ChangeRole {
-            user_id: user_id.clone(),
-            role,
-        })
-        .await?
-    {
+    let change = ChangeRole {
+        user_id: user_id.clone(),
+        role,
+    };
+    match state.ask_org(&org.id, change).await {
         Ok(_) => Ok(see_other(&format!("{PAGE}/{user_id}?notice=role"))),
         Err(crate::actors::org::OrgError::UnknownRole(r)) => {
             let msg = format!("There is no role \"{r}\".");
@@ -352,8 +347,7 @@ async fn change_role(
         Err(err) => {
             let (status, message) = refusal(err)?;
             let message = capitalize(&message);
-            let notice = Some(("error", message.as_str()));
-            render_member(&req, &state, &viewer, &user_id, status, notice, None).await
+            member_notice(&req, &state, &viewer, &user_id, status, &message).await
         }
     }
 }
@@ -387,36 +381,18 @@ async fn remove(
     let org = viewer.require(Permission::OrgUsersDelete)?;
     let user_id = path.into_inner();
     if !Csrf::verify(&req, &state, &form.csrf) {
-        let notice = Some(("error", CSRF_EXPIRED));
-        return render_member(
-            &req,
-            &state,
-            &viewer,
-            &user_id,
-            StatusCode::FORBIDDEN,
-            notice,
-            None,
-        )
-        .await;
+        let status = StatusCode::FORBIDDEN;
+        return member_notice(&req, &state, &viewer, &user_id, status, CSRF_EXPIRED).await;
     }
-    let actor = state
-        .orgs
-        .send(Lookup {
-            org_id: org.id.clone(),
-        })
-        .await?;
-    match actor
-        .send(RemoveMember {
-            user_id: user_id.clone(),
-        })
-        .await?
-    {
+    let removal = RemoveMember {
+        user_id: user_id.clone(),
+    };
+    match state.ask_org(&org.id, removal).await {
         Ok(_) => Ok(see_other(&format!("{PAGE}?notice=removed"))),
         Err(err) => {
             let (status, message) = refusal(err)?;
             let message = capitalize(&message);
-            let notice = Some(("error", message.as_str()));
-            render_member(&req, &state, &viewer, &user_id, status, notice, None).await
+            member_notice(&req, &state, &viewer, &user_id, status, &message).await
         }
     }
 }
@@ -452,25 +428,15 @@ async fn resend(
     let org = viewer.require(Permission::OrgUsersInvite)?;
     let user_id = path.into_inner();
     if !Csrf::verify(&req, &state, &form.csrf) {
-        let notice = Some(("error", CSRF_EXPIRED));
-        return render_member(
-            &req,
-            &state,
-            &viewer,
-            &user_id,
-            StatusCode::FORBIDDEN,
-            notice,
-            None,
-        )
-        .await;
+        let status = StatusCode::FORBIDDEN;
+        return member_notice(&req, &state, &viewer, &user_id, status, CSRF_EXPIRED).await;
     }
     let invite = invite_of(&state, &org.id, &user_id, &form.invite).await?;
     match invites::resend(&state, &org.id, &invite.id).await {
         Ok(_) => Ok(see_other(&format!("{PAGE}/{user_id}?notice=resent"))),
         Err(err) => {
             let (status, message) = refusal(err)?;
-            let notice = Some(("error", message.as_str()));
-            render_member(&req, &state, &viewer, &user_id, status, notice, None).await
+            member_notice(&req, &state, &viewer, &user_id, status, &message).await
         }
     }
 }
@@ -488,25 +454,15 @@ async fn revoke(
     let org = viewer.require(Permission::OrgUsersInvite)?;
     let user_id = path.into_inner();
     if !Csrf::verify(&req, &state, &form.csrf) {
-        let notice = Some(("error", CSRF_EXPIRED));
-        return render_member(
-            &req,
-            &state,
-            &viewer,
-            &user_id,
-            StatusCode::FORBIDDEN,
-            notice,
-            None,
-        )
-        .await;
+        let status = StatusCode::FORBIDDEN;
+        return member_notice(&req, &state, &viewer, &user_id, status, CSRF_EXPIRED).await;
     }
     let invite = invite_of(&state, &org.id, &user_id, &form.invite).await?;
     match invites::revoke(&state, &org.id, &invite.id).await {
         Ok(_) => Ok(see_other(&format!("{PAGE}?notice=revoked"))),
         Err(err) => {
             let (status, message) = refusal(err)?;
-            let notice = Some(("error", message.as_str()));
-            render_member(&req, &state, &viewer, &user_id, status, notice, None).await
+            member_notice(&req, &state, &viewer, &user_id, status, &message).await
         }
     }
 }

@@ -6,7 +6,6 @@
 
 use super::shell;
 use crate::actors::org::SetSessionPolicy;
-use crate::actors::org_registry::Lookup;
 use crate::db;
 use crate::domain::session_policy::PolicyInput;
 use crate::domain::{OrgSessionPolicy, Permission, SessionPolicy};
@@ -149,13 +148,7 @@ async fn save_policy(
             .await;
         }
     };
-    let actor = state
-        .orgs
-        .send(Lookup {
-            org_id: org.id.clone(),
-        })
-        .await?;
-    let changed = match actor.send(SetSessionPolicy { policy }).await? {
+    let changed = match state.ask_org(&org.id, SetSessionPolicy { policy }).await {
         Ok(c) => c,
         Err(crate::actors::org::OrgError::NotFound) => return Err(PageError::NotFound),
         Err(e) => return Err(PageError::Internal(anyhow::anyhow!("{e}"))),

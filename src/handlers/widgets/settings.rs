@@ -5,7 +5,6 @@
 use super::domains::refusal;
 use super::{CSRF_EXPIRED, render_widget};
 use crate::actors::org::UpdateSettings;
-use crate::actors::org_registry::Lookup;
 use crate::db::{self, orgs::Organization, orgs::OrganizationUpdate};
 use crate::domain::{DisplayName, ImageUrl, Permission, parse_allowed_domains};
 use crate::handlers::errors::PageError;
@@ -139,13 +138,7 @@ async fn save_settings(
         allowed_email_domains: Some(domains),
         ..OrganizationUpdate::default()
     };
-    let actor = state
-        .orgs
-        .send(Lookup {
-            org_id: org.id.clone(),
-        })
-        .await?;
-    match actor.send(UpdateSettings { change }).await? {
+    match state.ask_org(&org.id, UpdateSettings { change }).await {
         Ok(_) => Ok(see_other(&format!("{PAGE}?saved=1"))),
         Err(err) => {
             let (status, message) = refusal(err)?;
